@@ -427,6 +427,21 @@ _add(TableSchema(
 ))
 
 _add(TableSchema(
+    "population", "人口构成",
+    "Adult residents by unit, year, sex and age group: the margins for raking survey weights.",
+    (
+        F("unit_id", "string", "单位编码", required=True),
+        F("year", "integer", "年份", required=True, minimum=1949, maximum=2100),
+        F("sex", "string", "性别", required=True, enum=("female", "male")),
+        F("age_group", "string", "年龄组", required=True, enum=("18-34", "35-59", "60+")),
+        F("persons", "integer", "人数", required=True, minimum=0),
+    ),
+    primary_key=("unit_id", "year", "sex", "age_group"),
+    foreign_keys=(_fk("unit_id", "units"),),
+    required_table=False,
+))
+
+_add(TableSchema(
     "survey", "居民调查",
     "Resident survey: one row per respondent and wave, design variables, demographics and "
     "Likert items (columns named in the codebook).",

@@ -1,0 +1,352 @@
+"""A district dataset: a folder of tables, typed by the data model.
+
+:func:`load_dataset` reads a folder with a Frictionless ``datapackage.json`` (as written by
+:func:`evaluation.schema.datapackage`, with top-level ``cutoff`` and ``timezone``), or a plain
+folder whose files are named after tables (``units.csv``, ``requests.xlsx``, ``居民诉求.xlsx``).
+Every table is read with :func:`evaluation.loaders.read_table` and typed by
+:func:`type_table`:
+
+=========  ==========================================================================
+string     pandas ``str`` (surrounding spaces stripped)
+integer    ``Int64``
+number     ``float64`` (thousands separators ``,`` accepted)
+boolean    ``boolean`` (true/false, 1/0, yes/no, y/n, 是/否, 有/无)
+date       ``datetime64[ns]``, naive
+datetime   ``datetime64[ns, <timezone>]``: naive stamps are local time of the dataset's
+           timezone (Asia/Shanghai by default), stamps with an offset are converted
+=========  ==========================================================================
+
+Survey items named in the ``survey_codebook`` table become ``Float64``. A cell that does not
+parse becomes missing here; :mod:`evaluation.validate` reports it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evaluation import schema
+from evaluation.loaders import READABLE, read_table
+
+_TRUE = ("true", "t", "yes", "y", "1", "1.0", "是", "有", "√", "对")
+_FALSE = ("false", "f", "no", "n", "0", "0.0", "否", "无", "×", "错")
+_BOOL = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
+_OFFSET = r"(?:[zZ]|[+-]\d{2}:?\d{2})$"
+# datetime64[ns] spans 1677-09-21 .. 2262-04-11; anything outside is a typing error, not a date
+_NS_MIN, _NS_MAX = pd.Timestamp("1678-01-01"), pd.Timestamp("2262-01-01")
+
+
+# --------------------------------------------------------------------------- typing cells
+
+
+def _as_text(raw: pd.Series) -> pd.Series:
+    return raw.astype("str").str.strip().where(raw.notna(), None).astype("str")
+
+
+def parse_column(raw: pd.Series, ftype: str, timezone: str = schema.DEFAULT_TZ) -> tuple[pd.Series, np.ndarray]:
+    """Type one column; return the typed column and a mask of cells that did not parse.
+
+    Parameters
+    ----------
+    raw
+        Raw values (strings from CSV/XLSX, native types from Parquet).
+    ftype
+        Table Schema type: ``string``, ``integer``, ``number``, ``boolean``, ``date``,
+        ``datetime`` or ``year``.
+    timezone
+        IANA name of the dataset timezone for ``datetime`` columns.
+
+    Returns
+    -------
+    typed, bad
+        ``bad`` is true where the cell holds a value that is not a valid ``ftype`` (missing
+        cells are not bad: ``required`` is checked separately).
+    """
+    present = raw.notna().to_numpy()
+    if ftype == "string":
+        if pd.api.types.is_string_dtype(raw.dtype) and raw.dtype != object:
+            out = raw.str.strip()
+        else:
+            out = _as_text(raw)
+        out = out.where(out != "", None).astype("str")
+        return out, np.zeros(len(raw), dtype=bool)
+    if ftype in ("integer", "year", "number"):
+        if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+            num = raw.astype("float64")
+        else:
+            text = _as_text(raw).str.replace(",", "", regex=False)
+            num = pd.to_numeric(text, errors="coerce").astype("float64")
+        bad = present & num.isna().to_numpy()
+        if ftype == "number":
+            return num, bad
+        frac = (num % 1).to_numpy()
+        nonint = present & ~np.isnan(frac) & (frac != 0)
+        num = num.where(~nonint)
+        return num.astype("Int64"), bad | nonint
+    if ftype == "boolean":
+        if pd.api.types.is_bool_dtype(raw.dtype):
+            return raw.astype("boolean"), np.zeros(len(raw), dtype=bool)
+        text = _as_text(raw).str.lower()
+        out = text.map(_BOOL).astype("boolean")
+        return out, present & out.isna().to_numpy()
+    if ftype == "date":
+        ts, bad = _parse_times(raw, timezone, aware=False)
+        return ts.dt.normalize(), bad
+    if ftype == "datetime":
+        return _parse_times(raw, timezone, aware=True)
+    raise ValueError(f"unknown Table Schema type {ftype!r}")
+
+
+def _parse_times(raw: pd.Series, tz: str, aware: bool) -> tuple[pd.Series, np.ndarray]:
+    present = raw.notna().to_numpy()
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
+        ts = raw.dt.tz_convert(tz)
+        ts = ts if aware else ts.dt.tz_localize(None)
+        return ts.astype(f"datetime64[ns, {tz}]" if aware else "datetime64[ns]"), np.zeros(len(raw), bool)
+    if pd.api.types.is_datetime64_dtype(raw.dtype):
+        ts = raw.astype("datetime64[ns]")
+        if aware:
+            ts = ts.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+        return ts, np.zeros(len(raw), bool)
+    text = _as_text(raw)
+    text = text.str.replace("年", "-", regex=False).str.replace("月", "-", regex=False).str.replace("日", "", regex=False)
+    has_offset = text.str.contains(_OFFSET, regex=True).fillna(False).to_numpy(dtype=bool)
+    naive = pd.to_datetime(text.where(~has_offset), format="ISO8601", errors="coerce")
+    naive = _in_ns_range(naive)
+    if aware:
+        out = naive.astype("datetime64[ns]").dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+        if has_offset.any():
+            withoff = pd.to_datetime(text.where(has_offset), format="ISO8601", errors="coerce", utc=True)
+            withoff = withoff.dt.tz_convert(tz).astype(f"datetime64[ns, {tz}]")
+            out = out.where(~has_offset, withoff)
+    else:
+        out = naive.astype("datetime64[ns]")
+        if has_offset.any():  # a date written with an offset: keep its local calendar date
+            withoff = pd.to_datetime(text.where(has_offset), format="ISO8601", errors="coerce", utc=True)
+            local = withoff.dt.tz_convert(tz).dt.tz_localize(None).astype("datetime64[ns]")
+            out = out.where(~has_offset, local)
+    bad = present & out.isna().to_numpy()
+    if bad.any():  # slow path only for the few cells ISO 8601 did not read (2020.3.1, 3/1/2020)
+        retry = pd.to_datetime(text[bad], format="mixed", errors="coerce")
+        retry = _in_ns_range(retry)
+        if aware:
+            if getattr(retry.dt, "tz", None) is None:
+                retry = retry.astype("datetime64[ns]").dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+            else:
+                retry = retry.dt.tz_convert(tz)
+            retry = retry.astype(f"datetime64[ns, {tz}]")
+        else:
+            if getattr(retry.dt, "tz", None) is not None:
+                retry = retry.dt.tz_convert(tz).dt.tz_localize(None)
+            retry = retry.astype("datetime64[ns]")
+        out = out.copy()
+        out[bad] = retry
+        bad = present & out.isna().to_numpy()
+    return out, bad
+
+
+def _in_ns_range(ts: pd.Series) -> pd.Series:
+    if ts.dtype == object:
+        ts = pd.to_datetime(ts, errors="coerce", utc=True)
+    naive = ts.dt.tz_localize(None) if getattr(ts.dt, "tz", None) is not None else ts
+    ok = naive.isna() | ((naive >= _NS_MIN) & (naive < _NS_MAX))
+    return ts.where(ok)
+
+
+def type_table(
+    raw: pd.DataFrame,
+    table: str,
+    timezone: str = schema.DEFAULT_TZ,
+    likert_items: list[str] | None = None,
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Type a raw table by its schema; return the typed frame and, per column, the unparsable cells.
+
+    Columns not in the schema are kept as they are, except survey items named in
+    ``likert_items``, which become ``Float64``. ``attrs`` (source, row numbers) are kept.
+    """
+    ts = schema.table_schema(table)
+    cols: dict[str, pd.Series] = {}
+    bad: dict[str, np.ndarray] = {}
+    items = set(likert_items or ())
+    for col in raw.columns:
+        if col in ts.columns:
+            typed, b = parse_column(raw[col], ts.field(col).type, timezone)
+        elif col in items:
+            typed, b = parse_column(raw[col], "number", timezone)
+            typed = typed.astype("Float64")
+        else:
+            cols[col] = raw[col]
+            continue
+        cols[col] = typed
+        if b.any():
+            bad[col] = b
+    out = pd.DataFrame(cols, index=raw.index)
+    out.attrs = dict(raw.attrs)
+    return out, bad
+
+
+# --------------------------------------------------------------------------- the dataset
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class Dataset:
+    """Typed tables of one district dataset.
+
+    Attributes
+    ----------
+    path
+        The dataset folder.
+    tables
+        Table name -> typed DataFrame (see the module docstring for the dtypes).
+    meta
+        The ``datapackage.json`` descriptor (``{}`` for a plain folder).
+    timezone
+        IANA name; naive times in the files are local times of this zone.
+    cutoff
+        Data extraction time (tz-aware), ``None`` when the package does not say.
+    files
+        Table name -> file it was read from.
+    """
+
+    path: Path
+    tables: dict[str, pd.DataFrame]
+    meta: dict[str, Any] = field(default_factory=dict)
+    timezone: str = schema.DEFAULT_TZ
+    cutoff: pd.Timestamp | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        try:
+            return self.tables[name]
+        except KeyError:
+            raise KeyError(
+                f"dataset {self.path} has no table {name!r}; it has {', '.join(self.tables) or 'none'}"
+            ) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.tables
+
+    def __iter__(self):
+        return iter(self.tables)
+
+    def checksums(self) -> dict[str, str]:
+        """SHA-256 (hex) of every file of the dataset, by path relative to the folder."""
+        paths = list(self.files.values())
+        dp = self.path / "datapackage.json"
+        if dp.is_file():
+            paths.append(dp)
+        return {str(p.relative_to(self.path)): _sha256(p) for p in sorted(set(paths))}
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{k} {len(v):,}" for k, v in self.tables.items())
+        cut = self.cutoff.isoformat() if self.cutoff is not None else "none"
+        return f"<Dataset {self.path.name}: {len(self.tables)} tables ({sizes}); cutoff {cut}>"
+
+
+def _parse_cutoff(value: Any, tz: str, where: str) -> pd.Timestamp | None:
+    if value in (None, ""):
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise ValueError(f"{where}: cutoff {value!r} is not an ISO 8601 date-time") from None
+    return ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
+
+
+def read_descriptor(folder: Path) -> dict[str, Any]:
+    """The folder's ``datapackage.json`` as a dict, ``{}`` if there is none."""
+    dp = folder / "datapackage.json"
+    if not dp.is_file():
+        return {}
+    try:
+        meta = json.loads(dp.read_text(encoding="utf-8-sig"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{dp}: not valid JSON ({exc})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("resources", []), list):
+        raise ValueError(f"{dp}: not a data package descriptor (no 'resources' list)")
+    return meta
+
+
+def table_files(folder: str | os.PathLike[str]) -> tuple[dict[str, Path], dict[str, Any]]:
+    """Table name -> file, and the descriptor, for a dataset folder.
+
+    With ``datapackage.json`` the resources' ``path`` entries decide; without it, files named
+    after a table (``requests.parquet``) or its Chinese title (``居民诉求.xlsx``).
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such dataset folder")
+    meta = read_descriptor(root)
+    files: dict[str, Path] = {}
+    if meta:
+        for res in meta.get("resources", []):
+            name, rel = res.get("name"), res.get("path")
+            if isinstance(name, str) and isinstance(rel, str):
+                files[name] = root / rel
+        return files, meta
+    by_title = {t.title_zh: t.name for t in schema.TABLES.values()}
+    for p in sorted(root.iterdir()):
+        if p.is_file() and p.suffix.lower() in READABLE and not p.name.startswith((".", "~$")):
+            name = p.stem if p.stem in schema.TABLES else by_title.get(p.stem)
+            if name and name not in files:
+                files[name] = p
+    return files, meta
+
+
+def likert_items(codebook: pd.DataFrame | None) -> list[str]:
+    """Survey item names listed in a (raw or typed) codebook table."""
+    if codebook is None or "item" not in codebook.columns:
+        return []
+    return [str(x).strip() for x in codebook["item"].dropna().tolist()]
+
+
+def load_dataset(path: str | os.PathLike[str], validate: bool = False) -> Dataset:
+    """Load every table of a dataset folder, typed by the data model.
+
+    Parameters
+    ----------
+    path
+        Folder with ``datapackage.json`` (resources in CSV, XLSX or Parquet) or with files
+        named after tables.
+    validate
+        Run :func:`evaluation.validate.validate_dataset` first and raise ``ValueError`` listing
+        the first errors if there are any.
+
+    Returns
+    -------
+    Dataset
+    """
+    root = Path(path)
+    if validate:
+        from evaluation.validate import validate_dataset
+
+        report = validate_dataset(root)
+        if not report.ok:
+            raise ValueError(f"{root}: the dataset has {len(report.errors)} errors, e.g. {report.first_error()}")
+    files, meta = table_files(root)
+    tz = str(meta.get("timezone") or schema.DEFAULT_TZ)
+    cutoff = _parse_cutoff(meta.get("cutoff"), tz, str(root / "datapackage.json"))
+    raws = {name: read_table(p, table=name if name in schema.TABLES else None) for name, p in files.items()}
+    items = likert_items(raws.get("survey_codebook"))
+    tables: dict[str, pd.DataFrame] = {}
+    for name in [t for t in schema.TABLE_ORDER if t in raws] + [t for t in raws if t not in schema.TABLES]:
+        if name in schema.TABLES:
+            tables[name], _ = type_table(raws[name], name, tz, items if name == "survey" else None)
+        else:
+            tables[name] = raws[name]
+    return Dataset(path=root, tables=tables, meta=meta, timezone=tz, cutoff=cutoff, files=files)

@@ -1,0 +1,159 @@
+"""Roll-ups of counts through the unit hierarchy: compound -> community -> street -> district.
+
+A ratio indicator is carried as its numerator and denominator; a roll-up sums both over the
+units below and divides once at the end, so a district value is the pooled ratio, never an
+average of community ratios. A ratio whose denominator is zero is missing (``NaN``) with the
+flag ``zero_denominator``, never 0 or infinity.
+
+Levels (DESIGN.md section 3): ``district``; ``street`` holds urban streets and rural townships;
+``community`` holds urban communities and villages; ``compound`` holds residential compounds
+(urban only). An indicator's ``scope`` (catalogue) restricts the units reported: ``urban``
+(streets, communities, compounds), ``rural`` (townships, villages) or ``all``. The district is
+always reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from evaluation.results import add_flag, indicator_frame
+
+LEVELS = ("compound", "community", "street", "district")
+LEVEL_OF_UNIT_TYPE = {"district": "district", "street": "street", "township": "street",
+                      "community": "community", "village": "community"}
+URBAN_UNIT_TYPES = ("street", "community")
+RURAL_UNIT_TYPES = ("township", "village")
+
+
+@dataclass(frozen=True)
+class UnitTree:
+    """Every unit (and compound) with its level, scope and ancestor at each level.
+
+    ``lineage`` is indexed by ``unit_id`` with columns ``level``, ``unit_type``, ``urban``
+    (bool), ``rural`` (bool) and one column per level (``compound``, ``community``, ``street``,
+    ``district``) holding the ancestor's id at that level (the unit itself at its own level,
+    missing below it).
+    """
+
+    lineage: pd.DataFrame
+
+    @classmethod
+    def from_tables(cls, units: pd.DataFrame, compounds: pd.DataFrame | None = None) -> UnitTree:
+        """Build the tree from the ``units`` and ``compounds`` tables.
+
+        Raises ``ValueError`` naming the table, unit and column when a parent is unknown, a
+        unit type is not in the data model, or the hierarchy has a cycle.
+        """
+        u = units[["unit_id", "unit_type", "parent_id"]].astype({"unit_id": "str"}).copy()
+        parent = {uid: (None if pd.isna(p) or str(p) == "" else str(p)) for uid, p in zip(u["unit_id"], u["parent_id"])}
+        utype = dict(zip(u["unit_id"], u["unit_type"]))
+        rows = []
+        for uid, t in utype.items():
+            if t not in LEVEL_OF_UNIT_TYPE:
+                raise ValueError(f"units table, unit {uid}: unit_type {t!r} is not one of {', '.join(LEVEL_OF_UNIT_TYPE)}")
+            rec = {"unit_id": uid, "level": LEVEL_OF_UNIT_TYPE[t], "unit_type": t,
+                   "compound": None, "community": None, "street": None, "district": None}
+            node, seen = uid, set()
+            while node is not None:
+                if node in seen:
+                    raise ValueError(f"units table, unit {uid}: parent_id chain has a cycle at {node}")
+                seen.add(node)
+                if node not in utype:
+                    raise ValueError(f"units table, unit {uid}: parent_id {node!r} is not a unit_id")
+                rec[LEVEL_OF_UNIT_TYPE[utype[node]]] = node
+                node = parent.get(node)
+            rows.append(rec)
+        lin = pd.DataFrame(rows)
+        if compounds is not None and len(compounds):
+            comm = lin.set_index("unit_id")
+            c = compounds[["compound_id", "community_id"]]
+            unknown = ~c["community_id"].isin(comm.index)
+            if unknown.any():
+                i = int(np.flatnonzero(unknown.to_numpy())[0])
+                raise ValueError(f"compounds table row {i + 1}: community_id {c['community_id'].iloc[i]!r} is not a unit_id")
+            anc = comm.loc[c["community_id"].to_numpy(), ["community", "street", "district"]].reset_index(drop=True)
+            cp = pd.DataFrame({"unit_id": c["compound_id"].astype("str").to_numpy(), "level": "compound",
+                               "unit_type": "compound", "compound": c["compound_id"].astype("str").to_numpy()})
+            cp = pd.concat([cp, anc], axis=1)
+            lin = pd.concat([lin, cp], ignore_index=True)
+        ut = lin["unit_type"]
+        anc_type = lin["street"].map(utype)
+        lin["urban"] = ut.isin(URBAN_UNIT_TYPES + ("compound",)) | anc_type.isin(URBAN_UNIT_TYPES)
+        lin["rural"] = ut.isin(RURAL_UNIT_TYPES) | anc_type.isin(RURAL_UNIT_TYPES)
+        lin.loc[ut.eq("district"), ["urban", "rural"]] = True
+        return cls(lin.set_index("unit_id"))
+
+    @classmethod
+    def from_dataset(cls, ds: Mapping[str, pd.DataFrame]) -> UnitTree:
+        return cls.from_tables(ds["units"], ds["compounds"] if "compounds" in ds else None)
+
+    def units(self, level: str, scope: str = "all") -> pd.Index:
+        """Ids of the units at ``level`` within ``scope`` (``urban``, ``rural`` or ``all``)."""
+        lin = self.lineage
+        mask = lin["level"].eq(level)
+        if scope in ("urban", "rural"):
+            mask &= lin[scope]
+        return lin.index[mask.to_numpy()]
+
+
+def rollup_counts(base: pd.DataFrame, tree: UnitTree, level: str, scope: str = "all",
+                  value_cols: tuple[str, ...] = ("numerator", "denominator", "n")) -> pd.DataFrame:
+    """Sum counts of base units up to ``level``.
+
+    Parameters
+    ----------
+    base
+        One row per base unit (``unit_id``) with the count columns ``value_cols``; units of
+        any single level below or at ``level``.
+    tree
+        The unit hierarchy.
+    level
+        Level to report: every unit of that level within ``scope`` gets a row, with zero counts
+        where no base unit lies below it.
+
+    Returns
+    -------
+    DataFrame with ``unit_id`` and the summed ``value_cols``.
+    """
+    cols = list(value_cols)
+    units = tree.units(level, scope)
+    if len(base) == 0:
+        out = pd.DataFrame({"unit_id": units})
+        for c in cols:
+            out[c] = 0.0
+        return out
+    unknown = ~base["unit_id"].isin(tree.lineage.index)
+    if unknown.any():
+        raise ValueError(f"unit {base.loc[unknown, 'unit_id'].iloc[0]!r} is not in the units or compounds table")
+    target = tree.lineage.loc[base["unit_id"].to_numpy(), level].to_numpy()
+    b = base[cols].astype("float64").copy()
+    b["unit_id"] = target
+    # base units above ``level`` (e.g. district-only counts asked at street level) are not spread down
+    b = b[pd.notna(b["unit_id"])]
+    summed = b.groupby("unit_id", sort=False)[cols].sum(min_count=1)
+    summed = summed.reindex(units).fillna(0.0)
+    summed.index.name = "unit_id"
+    return summed.reset_index()
+
+
+def ratio_table(counts: pd.DataFrame, indicator: str, level: str, period: str, scale: float = 1.0,
+                method: str = "", flags: str = "") -> pd.DataFrame:
+    """Tidy indicator rows from summed counts: ``value = scale * numerator / denominator``.
+
+    A zero denominator gives a missing value and the flag ``zero_denominator``.
+    """
+    num = counts["numerator"].astype("float64")
+    den = counts["denominator"].astype("float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(den > 0, scale * num / den.where(den > 0, np.nan), np.nan)
+    df = pd.DataFrame({
+        "indicator": indicator, "level": level, "unit_id": counts["unit_id"].astype("str").to_numpy(),
+        "period": period, "value": value, "numerator": num.to_numpy(), "denominator": den.to_numpy(),
+        "n": counts["n"].to_numpy() if "n" in counts else den.to_numpy(), "method": method, "flags": flags,
+    })
+    df["flags"] = add_flag(df["flags"], den.to_numpy() <= 0, "zero_denominator")
+    return indicator_frame(df)

@@ -47,6 +47,8 @@ _NS_MIN, _NS_MAX = pd.Timestamp("1678-01-01"), pd.Timestamp("2262-01-01")
 
 
 def _as_text(raw: pd.Series) -> pd.Series:
+    if raw.dtype == "str":  # already text (CSV, XLSX): missing stays missing
+        return raw.str.strip()
     return raw.astype("str").str.strip().where(raw.notna(), None).astype("str")
 
 
@@ -70,6 +72,8 @@ def parse_column(raw: pd.Series, ftype: str, timezone: str = schema.DEFAULT_TZ) 
         cells are not bad: ``required`` is checked separately).
     """
     present = raw.notna().to_numpy()
+    if not present.any():  # an empty optional column: skip the parsing machinery
+        return _empty(len(raw), ftype, timezone, raw.index), np.zeros(len(raw), dtype=bool)
     if ftype == "string":
         if pd.api.types.is_string_dtype(raw.dtype) and raw.dtype != object:
             out = raw.str.strip()
@@ -104,6 +108,12 @@ def parse_column(raw: pd.Series, ftype: str, timezone: str = schema.DEFAULT_TZ) 
     raise ValueError(f"unknown Table Schema type {ftype!r}")
 
 
+def _empty(n: int, ftype: str, tz: str, index) -> pd.Series:
+    dtype = {"string": "str", "integer": "Int64", "year": "Int64", "number": "float64",
+             "boolean": "boolean", "date": "datetime64[ns]", "datetime": f"datetime64[ns, {tz}]"}[ftype]
+    return pd.Series(pd.array([None] * n, dtype=dtype), index=index)
+
+
 def _parse_times(raw: pd.Series, tz: str, aware: bool) -> tuple[pd.Series, np.ndarray]:
     present = raw.notna().to_numpy()
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
@@ -116,7 +126,8 @@ def _parse_times(raw: pd.Series, tz: str, aware: bool) -> tuple[pd.Series, np.nd
             ts = ts.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
         return ts, np.zeros(len(raw), bool)
     text = _as_text(raw)
-    text = text.str.replace("年", "-", regex=False).str.replace("月", "-", regex=False).str.replace("日", "", regex=False)
+    if text.str.contains("年", regex=False).any():
+        text = text.str.replace("年", "-", regex=False).str.replace("月", "-", regex=False).str.replace("日", "", regex=False)
     has_offset = text.str.contains(_OFFSET, regex=True).fillna(False).to_numpy(dtype=bool)
     naive = pd.to_datetime(text.where(~has_offset), format="ISO8601", errors="coerce")
     naive = _in_ns_range(naive)

@@ -183,7 +183,7 @@ def _check_cells(t: _Table, ts: schema.TableSchema, bad: dict[str, np.ndarray], 
                     "boolean": "true/false (是/否)", "date": "a date (YYYY-MM-DD)",
                     "datetime": "a date-time (YYYY-MM-DD HH:MM[:SS][+08:00])"}[f.type]
             out.add(t.name, t.rows[b], f.name, raw[b], f"not {kind}")
-        missing = typed.isna().to_numpy() & ~(b if b is not None else False)
+        missing = typed.isna().to_numpy() & (~b if b is not None else True)
         if f.required and missing.any():
             out.add(t.name, t.rows[missing], f.name, None, "required value is missing")
         if f.enum is not None:
@@ -203,6 +203,11 @@ def _check_cells(t: _Table, ts: schema.TableSchema, bad: dict[str, np.ndarray], 
                     high = (num > f.maximum).fillna(False).to_numpy()
                     if high.any():
                         out.add(t.name, t.rows[high], f.name, raw[high], f"above the maximum {f.maximum:g}")
+
+
+    for col, b in bad.items():  # survey items of the codebook: numbers on its scale
+        if col not in ts.columns:
+            out.add(t.name, t.rows[b], col, t.raw[col][b], "not a number (a survey item of the codebook)")
 
 
 def _duplicates(t: _Table, cols: list[str], out: _Problems, what: str) -> None:
@@ -259,40 +264,40 @@ def _check_foreign_keys(tables: dict[str, _Table], out: _Problems) -> None:
                 continue
             if not all(c in ref.typed for c in fk.reference_fields):
                 continue
-            mine = t.typed[list(fk.fields)]
-            present = mine.notna().all(axis=1).to_numpy()
-            theirs = ref.typed[list(fk.reference_fields)].dropna()
-            key_m = _keys(mine)
-            key_r = _keys(theirs)
-            exists = key_m.isin(set(key_r)).to_numpy()
+            key_m = _keys(t.typed, fk.fields)
+            key_r = _keys(ref.typed, fk.reference_fields)
+            present = key_m.notna().to_numpy()
+            if not present.any():
+                continue
+            exists = key_m.isin(key_r.dropna().unique()).to_numpy()
             col = "+".join(fk.fields)
             refcols = "+".join(fk.reference_fields)
             missing = present & ~exists
             if missing.any():
                 shown = key_m[missing]
                 out.add(name, t.rows[missing], col, shown,
-                        shown.map(lambda v: f"{v!r} is not a {refcols} in {fk.reference_table}"))
-            if fk.reference_filter is not None:
-                fcol, allowed = fk.reference_filter
-                if fcol not in ref.typed:
-                    continue
-                okrows = ref.typed[fcol].isin(allowed).to_numpy()
-                key_ok = set(key_r[okrows[ref.typed[list(fk.reference_fields)].notna().all(axis=1).to_numpy()]])
-                lookup = pd.Series(ref.typed[fcol].to_numpy(), index=_keys(ref.typed[list(fk.reference_fields)]).to_numpy())
-                lookup = lookup[~lookup.index.duplicated()]
-                wrong = present & exists & ~key_m.isin(key_ok).to_numpy()
-                if wrong.any():
-                    shown = key_m[wrong]
-                    kinds = shown.map(lookup).astype("str")
-                    msg = [f"{v!r} is a {k} in {fk.reference_table}, not a {' or '.join(allowed)}"
-                           for v, k in zip(shown, kinds)]
-                    out.add(name, t.rows[wrong], col, shown, msg)
+                        [f"{v!r} is not a {refcols} in {fk.reference_table}" for v in shown])
+            if fk.reference_filter is None or fk.reference_filter[0] not in ref.typed:
+                continue
+            fcol, allowed = fk.reference_filter
+            kind = ref.typed[fcol]
+            ok_keys = key_r[kind.isin(allowed).to_numpy()].dropna().unique()
+            wrong = present & exists & ~key_m.isin(ok_keys).to_numpy()
+            if wrong.any():
+                lookup = dict(zip(key_r, kind))
+                shown = key_m[wrong]
+                msg = [f"{v!r} is a {lookup.get(v)} in {fk.reference_table}, not a {' or '.join(allowed)}"
+                       for v in shown]
+                out.add(name, t.rows[wrong], col, shown, msg)
 
 
-def _keys(frame: pd.DataFrame) -> pd.Series:
-    if frame.shape[1] == 1:
-        return frame.iloc[:, 0].astype("str").reset_index(drop=True)
-    return frame.astype("str").agg("|".join, axis=1).reset_index(drop=True)
+def _keys(frame: pd.DataFrame, cols) -> pd.Series:
+    """One text key per row (columns joined by ``|``), missing if any part is missing."""
+    if len(cols) == 1:
+        return frame[cols[0]].astype("str").reset_index(drop=True)
+    parts = frame[list(cols)]
+    joined = parts.astype("str").agg("|".join, axis=1)
+    return joined.where(parts.notna().all(axis=1), None).reset_index(drop=True)
 
 
 def _before(t: _Table, later: str, earlier: str, out: _Problems, severity="error", other: _Table | None = None,

@@ -219,7 +219,7 @@ def _duplicates(t: _Table, cols: list[str], out: _Problems, what: str) -> None:
     if not dup.any():
         return
     first_pos = keys.reset_index(drop=True).groupby(cols, sort=False, dropna=True).ngroup()
-    first_row = pd.Series(t.rows).groupby(first_pos.to_numpy()).transform("first").to_numpy()
+    first_row = pd.Series(t.rows).groupby(first_pos.to_numpy()).transform("first").to_numpy(dtype="int64")
     label = "+".join(cols)
     shown = keys[dup].astype("str").agg(" / ".join, axis=1) if len(cols) > 1 else t.show(cols[0], dup)
     msg = pd.Series(first_row[dup]).map(lambda r: f"duplicate {what}: same as row {r}")

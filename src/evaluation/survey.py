@@ -404,3 +404,105 @@ def wave_difference(later: SurveyEstimate, earlier: SurveyEstimate, *, indicator
     table = indicator_frame(table, extra=EXTRA_COLUMNS)
     return SurveyEstimate(table=table, title=f"Change {earlier.table['period'].iloc[0] if len(b) else ''} to "
                           f"{later.table['period'].iloc[0] if len(a) else ''}", method=str(table["method"].iloc[0]) if len(table) else "")
+
+
+# -- the resident survey of a dataset ----------------------------------------------------------
+
+#: Survey outcome indicators: id -> (statistic, item or construct). ``out.resident_satisfaction``
+#: is the design-based mean of the satisfaction index (mean of the reverse-coded items of the
+#: codebook construct ``satisfaction``, 1-5 scale); the share top-two-box of ``sat_overall`` is
+#: available as ``SurveyData.proportion`` on :func:`evaluation.scales.top_two_box`.
+OUTCOME_INDICATORS = {
+    "out.resident_satisfaction": ("index", "satisfaction"),
+    "out.trust_party_org": ("mean", "trust_party_org"),
+    "out.perceived_improvement": ("mean", "perceived_improvement"),
+}
+
+_BY_LEVEL = {"district": None, "street": "stratum", "community": "community_id", "compound": "compound_id"}
+
+
+def survey_wave(ds, wave: int, *, with_index: bool = True) -> SurveyData:
+    """The survey of one wave of a dataset (``load_dataset``), with its design and the satisfaction index.
+
+    Adds ``satisfaction_index`` (see :data:`OUTCOME_INDICATORS`) and ``compound_type`` (from
+    ``compounds``) as columns. The respondent id is a design column only (second-stage unit) and
+    never reaches an output.
+    """
+    from evaluation.scales import Codebook, scale_index  # noqa: PLC0415
+
+    tables = ds.tables if hasattr(ds, "tables") else ds
+    if "survey" not in tables:
+        raise ValueError("the dataset has no survey table")
+    s = tables["survey"]
+    s = s[pd.to_numeric(s["wave"]) == int(wave)]
+    if s.empty:
+        waves = sorted(pd.to_numeric(tables["survey"]["wave"]).dropna().unique().tolist())
+        raise ValueError(f"table survey: no respondents in wave {wave}; waves present: {waves}")
+    s = s.copy()
+    if with_index and "survey_codebook" in tables:
+        s["satisfaction_index"] = scale_index(s, Codebook(tables["survey_codebook"]), "satisfaction")
+    if "compounds" in tables and "compound_id" in s:
+        ctype = tables["compounds"].set_index("compound_id")["compound_type"]
+        s["compound_type"] = s["compound_id"].map(ctype)
+    has_two_stages = "fpc2" in s and s["fpc2"].notna().all()
+    design = SurveyDesign.zhangwan() if has_two_stages else SurveyDesign()
+    return SurveyData(s.reset_index(drop=True), design, period=str(wave))
+
+
+def _district_id(tables) -> str:
+    units = tables.get("units") if hasattr(tables, "get") else None
+    if units is not None:
+        d = units[units["unit_type"] == "district"]
+        if len(d) == 1:
+            return str(d["unit_id"].iloc[0])
+    return "all"
+
+
+def survey_indicators(ds, wave: int, level: str = "district") -> SurveyEstimate:
+    """The survey outcome indicators (:data:`OUTCOME_INDICATORS`) of one wave at one level.
+
+    Returns the tidy table with design-based 95 % intervals, respondents ``n`` and the
+    ``few_respondents``/``high_cv`` flags. For communities, put the Fay-Herriot estimates
+    (:func:`evaluation.small_area.fay_herriot`) beside these.
+    """
+    if level not in _BY_LEVEL:
+        raise ValueError(f"level {level!r} unknown; use one of {', '.join(_BY_LEVEL)}")
+    tables = ds.tables if hasattr(ds, "tables") else ds
+    sd = survey_wave(ds, wave)
+    by = _BY_LEVEL[level]
+    parts = []
+    for ind, (_, item) in OUTCOME_INDICATORS.items():
+        col = "satisfaction_index" if item == "satisfaction" else item
+        parts.append(sd.mean(col, by=by, indicator=ind, unit_id=_district_id(tables), level=level))
+    table = pd.concat([p.table for p in parts], ignore_index=True)
+    return SurveyEstimate(table=table, title=f"Resident-survey outcomes, {level}, {wave}", method=parts[0].method,
+                          notes=parts[0].notes + ["out.resident_satisfaction: mean of the satisfaction index (1-5)."])
+
+
+def run_cli(args) -> int:
+    """``evaluation survey DIR --wave Y --item ITEM [--by COL] --out FILE``.
+
+    ``ITEM`` is a survey column, ``satisfaction_index``, or an indicator id of
+    :data:`OUTCOME_INDICATORS`; binary (0-1) items give proportions, others means.
+    """
+    from evaluation.dataset import load_dataset  # noqa: PLC0415
+    from evaluation.io import write_table  # noqa: PLC0415
+
+    ds = load_dataset(args.dir)
+    sd = survey_wave(ds, args.wave)
+    item, indicator = args.item, None
+    if item in OUTCOME_INDICATORS:
+        indicator, item = item, OUTCOME_INDICATORS[item][1]
+        item = "satisfaction_index" if item == "satisfaction" else item
+    if item not in sd.data.columns:
+        raise ValueError(f"{args.dir}: table survey has no column {item}")
+    by = args.by
+    if by is not None and by in _BY_LEVEL:
+        by = _BY_LEVEL[by]
+    if by is not None and by not in sd.data.columns:
+        raise ValueError(f"{args.dir}: table survey has no column {args.by} to group by")
+    values = set(pd.to_numeric(sd.data[item], errors="coerce").dropna().unique())
+    kw = {"by": by, "indicator": indicator, "unit_id": _district_id(ds.tables)}
+    res = sd.proportion(item, 1, **kw) if values <= {0, 1} else sd.mean(item, **kw)
+    write_table(res.table, args.out)
+    return 0

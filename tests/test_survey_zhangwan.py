@@ -1,0 +1,82 @@
+"""The survey estimators on the bundled synthetic district: street intervals cover truth.json.
+
+truth.json holds the finite-population means of every item by wave for the district, each street
+and each community (``truth["survey"]["population_means"][item][wave][unit_id]``). The data are
+fixed (bundled seed), so this test is deterministic; with 9 items x 3 waves x 4 streets = 108
+nominal 95 % intervals, about 5 misses are expected by chance, so the test asks for at least 90 %
+covered (and reports which miss), plus every district interval.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from evaluation.survey import survey_indicators, survey_wave
+
+ITEMS = ["sat_overall", "sat_services", "sat_property", "problems_unsolved", "trust_party_org",
+         "trust_residents_committee", "perceived_improvement", "knows_building_head", "joined_deliberation"]
+
+
+@pytest.fixture(scope="module")
+def district(bundled_dir):
+    if not (bundled_dir / "survey.csv").exists():
+        pytest.skip("bundled synthetic district not generated")
+    from evaluation.dataset import load_dataset
+
+    ds = load_dataset(bundled_dir)
+    truth = json.loads((bundled_dir / "truth.json").read_text(encoding="utf-8"))["survey"]["population_means"]
+    return ds, truth
+
+
+def test_street_intervals_cover_true_means(district):
+    ds, truth = district
+    rows = []
+    for wave in (2019, 2020, 2021):
+        sd = survey_wave(ds, wave)
+        for item in ITEMS:
+            for level, by in (("street", "stratum"), ("district", None)):
+                t = sd.mean(item, by=by, unit_id="ZW").table
+                for r in t.itertuples():
+                    true = truth[item][str(wave)][r.unit_id]
+                    rows.append({"level": level, "wave": wave, "item": item, "unit": r.unit_id,
+                                 "covered": r.ci_low <= true <= r.ci_high})
+    res = pd.DataFrame(rows)
+    street = res[res["level"] == "street"]
+    assert len(street) == 108
+    missed = street.loc[~street["covered"], ["wave", "item", "unit"]].to_dict("records")
+    assert street["covered"].mean() >= 0.90, missed
+    assert res.loc[res["level"] == "district", "covered"].all()
+
+
+def test_outcome_indicators_table(district):
+    ds, truth = district
+    t = survey_indicators(ds, 2020, "street").table
+    assert set(t["indicator"]) == {"out.resident_satisfaction", "out.trust_party_org", "out.perceived_improvement"}
+    assert set(t["unit_id"]) == {"S01", "S02", "S03", "S04"} and (t["n"] > 0).all()
+    assert ((t["ci_low"] < t["value"]) & (t["value"] < t["ci_high"])).all()
+    # The index mean is the mean of the reverse-coded item means (every respondent answers every item).
+    sat = t[t["indicator"] == "out.resident_satisfaction"].set_index("unit_id")["value"]
+    items = {"sat_overall": 1, "sat_services": 1, "sat_property": 1, "problems_unsolved": -1}
+    for unit in sat.index:
+        true_index = sum(truth[i]["2020"][unit] if s > 0 else 6 - truth[i]["2020"][unit] for i, s in items.items()) / 4
+        assert abs(sat[unit] - true_index) < 0.3
+    assert "respondent_id" not in t.columns
+
+
+def test_community_small_area_beside_direct(district):
+    from evaluation.small_area import fay_herriot
+
+    ds, truth = district
+    direct = survey_wave(ds, 2020).mean("sat_overall", by="community_id").table
+    staffing = ds.tables["staffing"]
+    cov = staffing[staffing["year"] == 2020][["community_id", "hired", "quota"]].rename(columns={"community_id": "unit_id"})
+    cov = cov.assign(fill=cov["hired"].astype(float) / cov["quota"].astype(float))[["unit_id", "fill"]]
+    fh = fay_herriot(direct, cov).table.set_index("unit_id")
+    # EBLUPs are closer to the truth on average than the direct estimates (planted truth).
+    true = pd.Series(truth["sat_overall"]["2020"]).reindex(fh.index)
+    err_fh = ((fh["value"] - true) ** 2).mean()
+    err_direct = ((fh["direct"] - true) ** 2).mean()
+    assert err_fh <= err_direct * 1.05

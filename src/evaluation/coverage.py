@@ -412,3 +412,10 @@ def registry_indicators(ds: Mapping[str, pd.DataFrame], year: int, level: str | 
     return RegistryIndicators(table=table, title=f"Registry indicators {year} ({', '.join(levels)})",
                               method=f"registry counts; stocks as of {as_of_ts:%Y-%m-%d}, flows over {year}",
                               notes=notes)
+
+
+def indicator_provider(ds: Mapping[str, pd.DataFrame], year: int, level: str) -> RegistryIndicators | None:
+    """Provider for ``evaluation indicators`` (:mod:`evaluation.indicators`)."""
+    if "units" not in ds:
+        return None
+    return registry_indicators(ds, year, level)

@@ -57,7 +57,7 @@ class WorkCalendar:
         """Boolean array: is each date (date-like, Series or DatetimeIndex) a working day?"""
         idx = pd.DatetimeIndex(pd.to_datetime(pd.Series(dates)).dt.tz_localize(None) if _has_tz(dates) else pd.to_datetime(pd.Series(dates)))
         idx = idx.normalize()
-        weekday = idx.weekday < 5
+        weekday = idx.day_of_week < 5
         out = weekday.copy()
         if self.holidays:
             hol = pd.DatetimeIndex(sorted(self.holidays))

@@ -60,7 +60,7 @@ def make_requests(rng: np.random.Generator, years: list[int], per_year: int, com
     # creation times: uniform over the years with a surge during the epidemic, day-time hours
     start = pd.Timestamp(f"{years[0]}-01-01").value // 10**9
     end = pd.Timestamp(f"{years[-1] + 1}-01-01").value // 10**9
-    t = rng.integers(start, end, int(n * 1.15))
+    t = rng.integers(start, end, int(n * 1.8))  # thinned below: the surge keeps all, other days 1/1.6
     surge = (t >= pd.Timestamp(EPIDEMIC[0]).value // 10**9) & (t < pd.Timestamp(EPIDEMIC[1]).value // 10**9)
     keep = rng.random(len(t)) < np.where(surge, 1.0, 1 / 1.6)
     t = np.sort(rng.permutation(t[keep])[:n])

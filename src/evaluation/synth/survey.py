@@ -102,12 +102,12 @@ def wave_items(rng: np.random.Generator, pop: pd.DataFrame, compounds: pd.DataFr
     return pd.DataFrame(items), y0, y1
 
 
-def draw_sample(rng: np.random.Generator, pop: pd.DataFrame, compounds: pd.DataFrame, wave: int) -> pd.DataFrame:
+def draw_sample(rng: np.random.Generator, pop: pd.DataFrame, compounds: pd.DataFrame, wave: int,
+                frame: tuple | None = None) -> pd.DataFrame:
     """One wave's stratified two-stage sample; returns person rows with design variables."""
     rows = []
     street = compounds["street_id"].to_numpy()
-    hh_of_comp = pop.groupby("compound")["household"].unique()
-    first_person = pop.reset_index().groupby("household")["index"].agg(["min", "count"])
+    hh_of_comp, first_person = frame if frame is not None else sampling_frame(pop)
     for s in sorted(set(street)):
         in_s = np.flatnonzero(street == s)
         N_h = len(in_s)
@@ -117,14 +117,32 @@ def draw_sample(rng: np.random.Generator, pop: pd.DataFrame, compounds: pd.DataF
             M_i = len(hhs)
             m_i = min(HOUSEHOLDS_PER_PSU, M_i)
             chosen = np.sort(rng.choice(hhs, size=m_i, replace=False))
-            fp = first_person.loc[chosen]
-            person = fp["min"].to_numpy() + (rng.random(m_i) * fp["count"].to_numpy()).astype(int)
-            a = fp["count"].to_numpy()
+            first, count = first_person[0][chosen], first_person[1][chosen]
+            person = first + (rng.random(m_i) * count).astype(int)
+            a = count
             rows.append(pd.DataFrame({
                 "person": person, "stratum": s, "psu": compounds["compound_id"].iloc[j],
                 "weight": (N_h / len(psus)) * (M_i / m_i) * a, "fpc": float(N_h), "fpc2": float(M_i),
             }))
     return pd.concat(rows, ignore_index=True)
+
+
+def sampling_frame(pop: pd.DataFrame) -> tuple:
+    """Households of each compound, and the first person and number of adults of each household."""
+    hh = pop["household"].to_numpy()  # sorted: people of a household are consecutive
+    starts = np.flatnonzero(np.r_[True, hh[1:] != hh[:-1]])
+    counts = np.diff(np.r_[starts, len(hh)])
+    comp_of_hh = pop["compound"].to_numpy()[starts]
+    order = np.argsort(comp_of_hh, kind="stable")
+    bounds = np.searchsorted(comp_of_hh[order], np.arange(comp_of_hh.max() + 2))
+    hh_of_comp = [order[bounds[j]:bounds[j + 1]] for j in range(len(bounds) - 1)]
+    return hh_of_comp, (starts, counts)
+
+
+def _group_means(v: np.ndarray, codes: np.ndarray, labels: np.ndarray) -> dict:
+    sums = np.bincount(codes, weights=v, minlength=len(labels))
+    n = np.bincount(codes, minlength=len(labels))
+    return {str(k): round(float(s / c), 6) for k, s, c in zip(labels, sums, n)}
 
 
 def make_survey(rng: np.random.Generator, years: list[int], compounds: pd.DataFrame, red_date: np.ndarray,
@@ -134,6 +152,9 @@ def make_survey(rng: np.random.Generator, years: list[int], compounds: pd.DataFr
     comm = compounds["community_id"].to_numpy()[pop["compound"].to_numpy()]
     street = compounds["street_id"].to_numpy()[pop["compound"].to_numpy()]
     item_names = [it[0] for it in ITEMS]
+    street_labels, street_codes = np.unique(street, return_inverse=True)
+    comm_labels, comm_codes = np.unique(comm, return_inverse=True)
+    frame = sampling_frame(pop)
     truth_means: dict = {it: {} for it in item_names}
     att_rows = []
     waves = []
@@ -142,8 +163,8 @@ def make_survey(rng: np.random.Generator, years: list[int], compounds: pd.DataFr
         for it in item_names:
             v = values[it].to_numpy().astype(float)
             d = {unit_ids["district"]: round(float(v.mean()), 6)}
-            d.update({k: round(float(x), 6) for k, x in pd.Series(v).groupby(street).mean().items()})
-            d.update({k: round(float(x), 6) for k, x in pd.Series(v).groupby(comm).mean().items()})
+            d.update(_group_means(v, street_codes, street_labels))
+            d.update(_group_means(v, comm_codes, comm_labels))
             truth_means[it][str(w)] = d
         # realised effect on the treated compound-waves (population, both potential outcomes)
         field = np.datetime64(f"{w}-{FIELDWORK}", "D")
@@ -153,7 +174,7 @@ def make_survey(rng: np.random.Generator, years: list[int], compounds: pd.DataFr
         if t.any():
             diff = pd.Series((y1 - y0)[t]).groupby(pop["compound"].to_numpy()[t]).mean()
             att_rows.extend(diff.to_list())
-        s = draw_sample(rng, pop, compounds, w)
+        s = draw_sample(rng, pop, compounds, w, frame)
         p = pop.iloc[s["person"].to_numpy()]
         df = pd.DataFrame({
             "respondent_id": [f"SR{w}{i + 1:05d}" for i in range(len(s))],

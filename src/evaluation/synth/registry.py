@@ -490,9 +490,10 @@ def make_duty_roster(rng: np.random.Generator, years: list[int], communities: pd
         rows_h.append(np.where(rng.random(len(d_rep)) < 0.85, 8.0, 4.0))
     df = pd.DataFrame({"date": np.concatenate(rows_d), "community_id": np.concatenate(rows_c),
                        "member_id": np.concatenate(rows_m), "hours": np.concatenate(rows_h)})
-    df = df.drop_duplicates(["date", "community_id", "member_id"]).sort_values(["date", "community_id", "member_id"])
+    df = df.drop_duplicates(["date", "community_id", "member_id"])
+    df = df.sort_values(["date", "community_id", "member_id"]).reset_index(drop=True)
     df["date"] = _dates_frame(df["date"].to_numpy())
-    return df.reset_index(drop=True), truth
+    return df, truth
 
 
 #: share of rule periods with at least one meeting, by street (quarterly, monthly, weekly rules)
@@ -565,7 +566,7 @@ def make_staffing(rng: np.random.Generator, fig: Figures, years: list[int], comm
         # hires below quota, unevenly; exact total
         fill = rng.beta(8, 1.6, len(pop))
         hired = split_total(rng, h_tot, quota * fill, minimum=0)
-        hired = np.minimum(hired, quota + 1)
+        hired = np.minimum(hired, quota)
         diff = h_tot - hired.sum()
         i = 0
         while diff != 0:  # restore the exact total after capping

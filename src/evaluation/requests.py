@@ -569,22 +569,38 @@ def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> _Partials:
     responded = (f != NAT) & (f <= spec.cutoff_ns)
     if spec.response_sla_seconds is not None:
         responded &= (f - c) <= spec.response_sla_seconds * NS_PER_SECOND
-    rating = df["rating"].astype("str").to_numpy() if "rating" in df.columns else np.full(len(df), "", dtype=object)
+    rating = df["rating"] if "rating" in df.columns else pd.Series(pd.NA, index=df.index, dtype="str")
     reopened = pd.to_numeric(df["reopened"], errors="coerce").fillna(0).to_numpy() > 0 if "reopened" in df.columns else np.zeros(len(df), bool)
-    sat = rating == "satisfied"
-    basic = rating == "basically_satisfied"
-    dis = rating == "dissatisfied"
-    nr = rating == "not_reached"
+    sat, basic, dis, nr = (_equals(rating, v) for v in ("satisfied", "basically_satisfied", "dissatisfied", "not_reached"))
     cols = {
-        "n": keep, "responded": keep & responded, "resolved": keep & resolved, "rated": keep & (sat | basic | dis),
-        "satisfied": keep & sat, "basically_satisfied": keep & basic, "dissatisfied": keep & dis,
-        "not_reached": keep & nr, "reopened_any": keep & reopened, "in_km": in_km, "events": event, "censored": cens,
+        "responded": responded, "resolved": resolved, "rated": sat | basic | dis, "satisfied": sat,
+        "basically_satisfied": basic, "dissatisfied": dis, "not_reached": nr, "reopened_any": reopened,
+        "in_km": in_km, "events": event, "censored": cens,
     }
     kk = np.flatnonzero(keep)
     gk = gp[kk]
-    counts = {name: np.bincount(gk, weights=v[kk], minlength=n_cells) for name, v in cols.items()}
+    # one bincount over (cell, pattern of the 11 yes/no columns) instead of 11 weighted ones
+    pattern = np.zeros(len(kk), dtype=np.int64)
+    for bit, v in enumerate(cols.values()):
+        pattern |= v[kk].astype(np.int64) << bit
+    n_patterns = 1 << len(cols)
+    if n_cells * n_patterns <= 1 << 23:
+        used, pat_code = np.arange(n_patterns), pattern
+    else:  # many cells: count only the patterns that occur
+        used, pat_code = np.unique(pattern, return_inverse=True)
+    table = np.bincount(gk * len(used) + pat_code, minlength=n_cells * len(used)).reshape(n_cells, len(used))
+    bits_of_used = ((used[:, None] >> np.arange(len(cols))[None, :]) & 1).astype(np.int64)
+    per_col = table @ bits_of_used
+    counts = {"n": table.sum(axis=1)}
+    counts.update({name: per_col[:, j] for j, name in enumerate(cols)})
+    del n_patterns
+    fk = flags[kk]
+    any_flags = np.bitwise_or.reduce(fk) if len(fk) else 0
     for name, bit in FLAG_BITS.items():  # flags of the kept requests, per cell
-        counts[f"flag_{name}"] = np.bincount(gk, weights=((flags[kk] & bit) != 0), minlength=n_cells)
+        if any_flags & bit:
+            counts[f"flag_{name}"] = np.bincount(gk, weights=((fk & bit) != 0), minlength=n_cells)
+        else:
+            counts[f"flag_{name}"] = np.zeros(n_cells)
     present = np.flatnonzero(counts["n"] > 0)
     counts_df = _label_frame(present, spec, radices, cats_list)
     for name, v in counts.items():
@@ -606,22 +622,30 @@ def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> _Partials:
     res_df["resolved"] = rc[rpresent].astype(np.int64)
     # totals of excluded requests per flag go in a one-row frame keyed by a sentinel period
     ex = {f"flag_{name}": int(((flags[excl] & bit) != 0).sum()) for name, bit in FLAG_BITS.items()}
-    ex_row = {k: MISSING_LABEL for k in spec.by}
-    ex_row.update(period="(excluded)", excluded=int(excl.sum()), **dict.fromkeys(_COUNT_COLUMNS, 0), **ex)
-    counts_df = pd.concat([counts_df, pd.DataFrame([ex_row])], ignore_index=True)
+    counts_df.attrs["excluded"] = {"excluded": int(excl.sum()), **ex}
     return _Partials(counts_df, life_df, res_df)
+
+
+def _equals(s: pd.Series, value: str) -> np.ndarray:
+    """Boolean mask ``s == value`` (fast on categoricals: compares codes)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = s.cat.categories
+        if value not in cats:
+            return np.zeros(len(s), dtype=bool)
+        return s.cat.codes.to_numpy() == cats.get_loc(value)
+    return (s == value).fillna(False).to_numpy(dtype=bool)
 
 
 def _label_frame(cells: np.ndarray, spec: _Spec, radices, cats_list) -> pd.DataFrame:
     n_periods = len(spec.labels)
     period = cells % n_periods
+    frame = pd.DataFrame(index=range(len(cells)))
     g = cells // n_periods
-    out = {}
     for col, rad, cats in zip(reversed(spec.by), reversed(radices), reversed(cats_list)):
-        out[col] = cats[g % rad]
+        frame[col] = pd.Categorical.from_codes(g % rad, categories=pd.Index(cats, dtype="str"))
         g = g // rad
-    frame = pd.DataFrame({col: pd.array(out[col], dtype="str") for col in spec.by})
-    frame["period"] = pd.array(np.asarray(spec.labels, dtype=object)[period], dtype="str")
+    frame = frame[list(spec.by)] if spec.by else frame
+    frame["period"] = pd.Categorical.from_codes(period, categories=pd.Index(list(spec.labels), dtype="str"))
     return frame
 
 
@@ -664,21 +688,60 @@ def _combine(parts: Sequence[_Partials], keys: list[str]) -> _Partials:
     """Sum partial tables (all integer counts: the order of summation cannot change a result)."""
     if len(parts) == 1:
         return parts[0]
-    counts = pd.concat([p.counts for p in parts], ignore_index=True)
-    life = pd.concat([p.life for p in parts], ignore_index=True)
-    res = pd.concat([p.resolutions for p in parts], ignore_index=True)
+    cat_keys = keys + ["period"]
+    union = {k: sorted(set().union(*(set(t[k].cat.categories) for p in parts for t in (p.counts, p.life, p.resolutions)))) for k in cat_keys}
+
+    def cat(frames):
+        frames = [f.assign(**{k: f[k].cat.set_categories(pd.Index(union[k], dtype="str")) for k in cat_keys}) for f in frames]
+        return pd.concat(frames, ignore_index=True)
+
+    excluded = dict.fromkeys(parts[0].counts.attrs.get("excluded", {}), 0)
+    for p in parts:
+        for k, v in p.counts.attrs.get("excluded", {}).items():
+            excluded[k] += v
+    counts = cat([p.counts for p in parts]).groupby(cat_keys, sort=False, observed=True, as_index=False).sum()
+    counts.attrs["excluded"] = excluded
     return _Partials(
-        counts.groupby(keys + ["period"], sort=True, observed=True, as_index=False).sum(),
-        life.groupby(keys + ["period", "bin"], sort=True, observed=True, as_index=False).sum(),
-        res.groupby(keys + ["period"], sort=True, observed=True, as_index=False).sum(),
+        counts,
+        cat([p.life for p in parts]).groupby(cat_keys + ["bin"], sort=False, observed=True, as_index=False).sum(),
+        cat([p.resolutions for p in parts]).groupby(cat_keys, sort=False, observed=True, as_index=False).sum(),
     )
 
 
 def _normalise(p: _Partials, keys: list[str]) -> _Partials:
     """Canonical row order and dtypes, so both engines give byte-identical tables."""
-    c = p.counts.sort_values(keys + ["period"], kind="stable").reset_index(drop=True)
-    life = p.life.sort_values(keys + ["period", "bin"], kind="stable").reset_index(drop=True)
-    r = p.resolutions.sort_values(keys + ["period"], kind="stable").reset_index(drop=True)
+    cat_keys = keys + ["period"]
+    tables = (p.counts, p.life, p.resolutions)
+    union = {k: np.asarray(sorted(set().union(*(set(t[k].cat.categories) for t in tables))), dtype=object) for k in cat_keys}
+
+    def cell(t):
+        code = np.zeros(len(t), dtype=np.int64)
+        for k in cat_keys:
+            rank = np.searchsorted(union[k], np.asarray(t[k].cat.categories, dtype=object))
+            code = code * len(union[k]) + rank[t[k].cat.codes.to_numpy()]
+        return code
+
+    excluded = p.counts.attrs.get("excluded", {})
+    out = []
+    for t, extra in zip(tables, ([], ["bin"], [])):
+        cc = cell(t)
+        if extra:
+            b = t["bin"].to_numpy()
+            in_order = bool(np.all((cc[1:] > cc[:-1]) | ((cc[1:] == cc[:-1]) & (b[1:] > b[:-1]))))
+            order = None if in_order else np.lexsort((b, cc))
+        else:
+            order = None if bool(np.all(cc[1:] > cc[:-1])) else np.argsort(cc, kind="stable")
+        if order is not None:  # a single pandas chunk with sorted categories is already in order
+            t = t.iloc[order].reset_index(drop=True)
+            cc = cc[order]
+        t = t.copy()
+        t["_cell"] = cc
+        out.append(t)
+    c, life, r = out
+    for k in cat_keys:  # the small tables get plain string labels
+        c[k] = c[k].astype("str")
+        r[k] = r[k].astype("str")
+    c.attrs["excluded"] = excluded
     return _Partials(c, life, r)
 
 
@@ -919,10 +982,10 @@ def request_indicators(
     spec = _make_spec(log, by, period, time, resolution_seconds, response_sla_hours, policy, calendar)
     parts = _grouped_pass(log, spec, engine, chunk_rows, progress, npartitions)
     keys = by + ["period"]
-    counts = parts.counts[parts.counts["period"] != "(excluded)"].reset_index(drop=True)
-    excluded = parts.counts[parts.counts["period"] == "(excluded)"]
+    counts = parts.counts
+    excluded = counts.attrs.get("excluded", {})
     level = " x ".join(UNIT_LEVELS.get(b, b) for b in by) if by else "all"
-    unit = counts[by].astype("str").agg(" | ".join, axis=1) if by else pd.Series("all", index=counts.index, dtype="str")
+    unit = _unit_labels(counts, by)
     base = pd.DataFrame({"level": level, "unit_id": unit, "period": counts["period"]})
     for b in by:
         base[b] = counts[b]
@@ -980,11 +1043,11 @@ def request_indicators(
     extra_tables.append(km_rows)
     table = pd.concat(extra_tables, ignore_index=True)
     table = indicator_frame(table, extra=by + ["sla_hours"])
-    quality = _quality_from_counts(parts.counts, policy)
+    quality = _quality_from_counts(parts.counts, excluded, policy)
     notes = [
         f"cut-off {log.cutoff} ({log.cutoff_source}); requests still open then are right-censored at it",
         f"durations in {time} time" + (f" ({spec.clock.name}, 24 h per working day)" if spec.clock is not None else ""),
-        f"{int(excluded['excluded'].sum())} requests excluded from all indicators by the quality policy (see .quality)",
+        f"{int(excluded.get('excluded', 0))} requests excluded from all indicators by the quality policy (see .quality)",
     ]
     for _, q in quality[quality["requests"] > 0].iterrows():
         notes.append(f"{q['flag']}: {q['requests']} requests ({q['meaning']}); {q['action']}")
@@ -1003,6 +1066,16 @@ def request_indicators(
     res.by = by
     res.resolution_seconds = resolution_seconds
     return res
+
+
+def _unit_labels(frame: pd.DataFrame, by: list[str]) -> pd.Series:
+    """Group label: the ``by`` values joined with `` | `` ("all" without ``by``)."""
+    if not by:
+        return pd.Series("all", index=frame.index, dtype="str")
+    out = frame[by[0]].astype("str")
+    for b in by[1:]:
+        out = out + " | " + frame[b].astype("str")
+    return out
 
 
 def _join_flags(a: pd.Series, b: pd.Series) -> pd.Series:
@@ -1025,11 +1098,11 @@ def _quality_flag_text(counts: pd.DataFrame) -> pd.Series:
     return out
 
 
-def _quality_from_counts(counts: pd.DataFrame, policy: QualityPolicy) -> pd.DataFrame:
-    total = int(counts["n"].sum() + counts["excluded"].sum())
+def _quality_from_counts(counts: pd.DataFrame, excluded: dict, policy: QualityPolicy) -> pd.DataFrame:
+    total = int(counts["n"].sum() + excluded.get("excluded", 0))
     rows = []
     for name in FLAG_BITS:
-        k = int(counts[f"flag_{name}"].sum())
+        k = int(counts[f"flag_{name}"].sum()) + int(excluded.get(f"flag_{name}", 0))
         action = policy.actions.get(name, "keep")
         if name == "close_on_open":
             action = "treated as open, censored at the cut-off" if policy.close_on_open == "status" else "treated as resolved at the close date"
@@ -1042,15 +1115,14 @@ def _backlog_rows(parts: _Partials, counts: pd.DataFrame, by, level, spec) -> pd
     labels = list(spec.labels)
     n_periods = len(labels)
     pidx = {p: i for i, p in enumerate(labels)}
-    if by:
-        groups = counts[by].drop_duplicates().sort_values(by).reset_index(drop=True)
-    else:
-        groups = pd.DataFrame(index=range(1))
-    g_index = {tuple(r): i for i, r in enumerate(groups[by].itertuples(index=False, name=None))} if by else {(): 0}
+    lab_c = _unit_labels(counts, by)
+    lab_r = _unit_labels(parts.resolutions, by)
+    uniq_labels, first = np.unique(np.asarray(lab_c, dtype=object), return_index=True)
+    groups = counts[by].iloc[first].reset_index(drop=True) if by else pd.DataFrame(index=range(1))
     created = np.zeros((len(groups), n_periods))
     resolved = np.zeros((len(groups), n_periods))
-    for frame, arr, col in ((counts, created, "n"), (parts.resolutions, resolved, "resolved")):
-        gi = np.array([g_index[tuple(r)] for r in frame[by].itertuples(index=False, name=None)], dtype=np.int64) if by else np.zeros(len(frame), np.int64)
+    for frame, lab, arr, col in ((counts, lab_c, created, "n"), (parts.resolutions, lab_r, resolved, "resolved")):
+        gi = np.searchsorted(uniq_labels, np.asarray(lab, dtype=object)) if by else np.zeros(len(frame), np.int64)
         pi = frame["period"].map(pidx).to_numpy(dtype=np.int64)
         np.add.at(arr, (gi, pi), frame[col].to_numpy(float))
     backlog = np.cumsum(created, axis=1) - np.cumsum(resolved, axis=1)
@@ -1058,7 +1130,7 @@ def _backlog_rows(parts: _Partials, counts: pd.DataFrame, by, level, spec) -> pd
     gi, pi = np.nonzero(started)
     out = groups.iloc[gi].reset_index(drop=True) if by else pd.DataFrame(index=range(len(gi)))
     out["level"] = level
-    out["unit_id"] = out[by].astype("str").agg(" | ".join, axis=1) if by else "all"
+    out["unit_id"] = _unit_labels(out, by) if by else "all"
     out["period"] = np.asarray(labels, dtype=object)[pi]
     out["indicator"] = "svc.backlog"
     out["value"] = backlog[gi, pi]
@@ -1073,10 +1145,12 @@ def _km_rows(life, by, counts, base, qual, level, spec, sla_hours, ci_method, al
     keys = by + ["period"]
     res_h = spec.resolution_seconds / 3600.0
     # groups in the order of `counts` (same keys, sorted the same way)
-    key_index = pd.MultiIndex.from_frame(counts[keys])
-    gid = key_index.get_indexer(pd.MultiIndex.from_frame(life[keys])) if len(life) else np.zeros(0, np.int64)
+    gid = np.searchsorted(counts["_cell"].to_numpy(), life["_cell"].to_numpy())
     uniq = counts[keys].reset_index(drop=True)
-    km = _km_arrays(gid.astype(np.int64), life["bin"].to_numpy(), life["events"].to_numpy(float), life["censored"].to_numpy(float), uniq)
+    bins = life["bin"].to_numpy()
+    ev_counts = life["events"].to_numpy(float)
+    # the life table is sorted by group cell then bin (see _normalise)
+    km = _km_arrays(gid.astype(np.int64), bins, ev_counts, life["censored"].to_numpy(float), uniq, presorted=True)
     q = km_quantiles(km, (0.25, 0.5, 0.75), method=ci_method, alpha=alpha)
     n_km = km.n_obs
     events = km.n_events
@@ -1118,22 +1192,19 @@ def _km_rows(life, by, counts, base, qual, level, spec, sla_hours, ci_method, al
             f["flags"] = _join_flags(pd.Series(fl, dtype="str"), qual)
             frames.append(f)
     # closed-only median, only to show the bias of dropping open requests
-    ev = life[life["events"] > 0]
     med = np.full(len(uniq), np.nan)
-    if len(ev):
-        g = gid[life["events"].to_numpy() > 0]
-        order = np.lexsort((ev["bin"].to_numpy(), g))
-        g, b, e = g[order], ev["bin"].to_numpy()[order], ev["events"].to_numpy(float)[order]
+    has_ev = ev_counts > 0
+    if has_ev.any():
+        g, b, e = gid[has_ev], bins[has_ev], ev_counts[has_ev]  # sorted by group, then bin
         cs = np.cumsum(e)
         starts = np.searchsorted(g, np.arange(len(uniq)), side="left")
         ends = np.searchsorted(g, np.arange(len(uniq)), side="right")
-        before = np.concatenate(([0.0], cs))[starts]
-        tot = np.concatenate(([0.0], cs))[ends] - before
-        # lower median: first bin where the cumulative count reaches half of the events
-        for_gid = cs - before[g]
-        hit = for_gid >= tot[g] / 2
-        idx = np.where(hit, np.arange(len(g)), len(g) + 1)
-        first = np.minimum.reduceat(np.r_[idx, len(g) + 1], starts) if len(g) else idx
+        cs0 = np.concatenate(([0.0], cs))
+        before, tot = cs0[starts], cs0[ends] - cs0[starts]
+        # lower median: first bin where the cumulative count of events reaches half of them
+        hit = (cs - before[g]) >= tot[g] / 2
+        idx = np.where(hit, np.arange(len(g)), len(g))
+        first = np.minimum.reduceat(np.r_[idx, len(g)], np.minimum(starts, len(g)))
         has = ends > starts
         med[has] = b[first[has]]
     f = base.copy()
@@ -1145,9 +1216,7 @@ def _km_rows(life, by, counts, base, qual, level, spec, sla_hours, ci_method, al
     f["method"] = "median over resolved requests only (ignores open requests: biased downwards; shown for comparison only)"
     f["flags"] = "biased_closed_only"
     frames.append(f)
-    life_out = life.copy()
-    life_out["hours"] = life_out["bin"] * res_h
-    return pd.concat(frames, ignore_index=True), life_out
+    return pd.concat(frames, ignore_index=True), life
 
 
 # ---------------------------------------------------------------------------------------------

@@ -142,13 +142,18 @@ def _group_codes(t: pd.DataFrame, group_cols: list[str]) -> tuple[np.ndarray, pd
     return gid, uniques
 
 
-def _km_arrays(gid, time, d, c, groups: pd.DataFrame) -> KaplanMeier:
-    """Core: arrays of a life table (any order, possibly repeated (group, time)) -> estimates."""
+def _km_arrays(gid, time, d, c, groups: pd.DataFrame, presorted: bool = False) -> KaplanMeier:
+    """Core: arrays of a life table -> estimates.
+
+    Rows may come in any order with repeated (group, time), unless ``presorted`` promises that
+    they are sorted by group then time and unique.
+    """
     n_groups = len(groups)
-    order = np.lexsort((time, gid))
-    gid, time, d, c = gid[order], time[order], d[order], c[order]
+    if not presorted:
+        order = np.lexsort((time, gid))
+        gid, time, d, c = gid[order], time[order], d[order], c[order]
     # merge repeated (group, time) rows
-    if len(gid) > 1:
+    if len(gid) > 1 and not presorted:
         new = np.empty(len(gid), dtype=bool)
         new[0] = True
         new[1:] = (gid[1:] != gid[:-1]) | (time[1:] != time[:-1])
@@ -228,14 +233,15 @@ def _pointwise(surv: np.ndarray, greenwood: np.ndarray, z: float, method: str):
     return low, high
 
 
-def _z_statistic(surv, greenwood, target: float, method: str) -> np.ndarray:
-    """|g(S) - g(target)| / (g'(S) se(S)) as statsmodels ``quantile_ci`` computes it."""
-    se_log = np.sqrt(greenwood)
+def _z_statistic(logs, se_log, target: float, method: str) -> np.ndarray:
+    """|g(S) - g(target)| / (g'(S) se(S)) as statsmodels ``quantile_ci`` computes it.
+
+    ``logs`` is log S(t), ``se_log`` the Greenwood standard error of log S(t).
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         if method == "log":
-            r = (np.log(surv) - np.log(target)) / se_log
+            r = (logs - np.log(target)) / se_log
         else:
-            logs = np.log(surv)
             r = (np.log(-logs) - np.log(-np.log(target))) / (-se_log / logs)
     return np.abs(r)
 
@@ -255,6 +261,9 @@ def km_quantiles(
     idx = np.arange(len(km.gid))
     big = len(km.gid) + 1
     has_rows = km.ends > km.starts
+    with np.errstate(divide="ignore"):
+        logs = np.log(km.surv)
+    se_log = np.sqrt(km.greenwood)
     frames = []
     for p in probs:
         target = 1.0 - p
@@ -266,7 +275,7 @@ def km_quantiles(
             first = _segment_reduce(np.minimum, np.where(below, idx, big), km.starts, big)
             ok = has_rows & (first < km.ends)
             est[ok] = km.time[first[ok]]
-            inside = _z_statistic(km.surv, km.greenwood, target, method) <= z
+            inside = _z_statistic(logs, se_log, target, method) <= z
             lo_i = _segment_reduce(np.minimum, np.where(inside, idx, big), km.starts, big)
             hi_i = _segment_reduce(np.maximum, np.where(inside, idx, -1), km.starts, -1)
             ok = has_rows & (lo_i < km.ends)

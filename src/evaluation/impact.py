@@ -1,0 +1,618 @@
+"""Did red property work? Staggered difference-in-differences with event studies.
+
+Compounds adopted red property (红色物业) at different dates. A two-way fixed-effects (TWFE)
+regression on such staggered adoption compares late adopters with early adopters and is biased
+when effects change over time (Goodman-Bacon 2021; de Chaisemartin and D'Haultfoeuille 2020).
+This module estimates the group-time average treatment effects ATT(g,t) of Callaway and Sant'Anna
+(2021, *Journal of Econometrics* 225(2), 200-230) with the maintained ``moderndid`` implementation
+(which reproduces R ``did`` 2.5.0 on ``mpdta``: see ``tests/test_impact.py``) and aggregates them:
+
+* ``simple``: the average of ATT(g,t) over all treated cohort-periods, weighted by cohort size;
+* ``dynamic``: the event study by time since adoption ``e`` (pre-adoption ``e < 0`` are the
+  placebo estimates of the pre-trend check) and the average of the post-adoption ones;
+* ``group``: the average effect by adoption cohort, and their size-weighted average;
+* ``calendar``: the average effect by calendar period, and their average.
+
+Inference: analytical standard errors from the influence function (clustered by unit, the
+compound); with a ``cluster`` coarser than the unit (e.g. community) the multiplier bootstrap is
+used. Simultaneous (uniform) 95 % bands for the event study use the multiplier bootstrap with a
+fixed seed, so the same call gives the same band. The naive TWFE estimate is reported beside them
+(statsmodels OLS with unit and period dummies, cluster-robust CR1 standard errors by unit) to show
+the difference.
+
+Tidy indicator ids (``<p>`` = ``imp.red_property.<outcome>``; see :func:`ImpactResult.table`):
+
+=======================  ==================================================================
+``<p>.simple``           simple aggregate ATT (the headline number)
+``<p>.dynamic.e<k>``     event-study estimate ``k`` periods after adoption (``e-2``, ``e0``, ``e3``)
+``<p>.dynamic.post``     average of the post-adoption event-study estimates
+``<p>.group.<g>``        average effect for the cohort that adopted in period ``g`` (``2020Q3``)
+``<p>.group.average``    cohort-size weighted average of the cohort effects
+``<p>.calendar.<t>``     average effect in calendar period ``t`` over cohorts treated by then
+``<p>.calendar.average`` average of the calendar-period effects
+``<p>.twfe``             naive TWFE coefficient (biased under heterogeneous effects)
+``<p>.pretest_p``        p-value of the joint Wald test that the pre-adoption ATT(g,t) are 0
+=======================  ==================================================================
+
+``ci_low``/``ci_high`` are pointwise 95 % intervals; the extra columns ``band_low``/``band_high``
+hold the simultaneous band (event study, group and calendar rows) and ``se`` the standard error.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import scipy.stats
+
+from evaluation import panels
+from evaluation.results import indicator_frame
+
+AGGREGATIONS = ("simple", "dynamic", "group", "calendar")
+EST_METHODS = {"reg": "outcome regression", "dr": "doubly robust", "ipw": "inverse probability weighting"}
+CONTROL_GROUPS = {"nevertreated": "never-treated", "notyettreated": "not-yet-treated"}
+DEFAULT_SEED = 20201225
+TABLE_EXTRA = ("se", "band_low", "band_high", "aggregation", "event_time", "estimator", "control_group")
+
+
+# --------------------------------------------------------------------------- results object
+
+
+@dataclass
+class ImpactResult:
+    """Staggered difference-in-differences of a policy on one outcome.
+
+    Attributes
+    ----------
+    outcome
+        Outcome column.
+    att_gt
+        ATT(g,t) rows: ``group``, ``time`` (codes), ``group_label``, ``time_label``, ``att``,
+        ``se``, ``ci_low``, ``ci_high`` (pointwise 95 %), ``post`` (``time >= group``).
+    aggregates
+        Aggregation name -> frame with ``key`` (event time, cohort or period code), ``label``,
+        ``att``, ``se``, ``ci_low``, ``ci_high``, ``band_low``, ``band_high``; ``simple`` has one row.
+    overall
+        One row per aggregation: the overall ATT, its standard error and 95 % interval.
+    twfe
+        Naive TWFE: ``att``, ``se``, ``ci_low``, ``ci_high``, ``n``, ``clusters``.
+    pretest
+        Wald tests of no pre-trend: on the pre-adoption ATT(g,t) (``wald_p``, as R ``did``), and on
+        the pre-adoption event-study estimates (``event_wald``, ``event_df``, ``event_p``).
+    params
+        Estimator, control group, covariates, inference, seed, units used and dropped.
+    notes
+        Caveats and data decisions, in plain words.
+    """
+
+    outcome: str
+    att_gt: pd.DataFrame
+    aggregates: dict[str, pd.DataFrame]
+    overall: pd.DataFrame
+    twfe: dict[str, Any]
+    pretest: dict[str, Any]
+    params: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    indicator_prefix: str = "imp.policy"
+    unit_id: str = "all"
+    raw: Any = field(default=None, repr=False)  # the moderndid MPResult, for further analysis
+    raw_dynamic: Any = field(default=None, repr=False)
+
+    # ------------------------------------------------------------------ tidy table
+    @property
+    def table(self) -> pd.DataFrame:
+        """Tidy indicator table (:data:`evaluation.results.INDICATOR_COLUMNS` + :data:`TABLE_EXTRA`)."""
+        p = self.params
+        method = (f"Callaway-Sant'Anna (2021) {EST_METHODS[p['est_method']]}, "
+                  f"{CONTROL_GROUPS[p['control_group']]} controls, {p['inference']}")
+        span = f"{p['first_period_label']}/{p['last_period_label']}"
+        rows: list[dict[str, Any]] = []
+
+        def row(name, agg, r, period, event_time=None, flags=""):
+            rows.append({
+                "indicator": f"{self.indicator_prefix}.{name}", "level": p["level"], "unit_id": self.unit_id,
+                "period": period, "value": r["att"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+                "n": p["n_units"], "method": method + f"; {agg} aggregation", "flags": flags,
+                "se": r["se"], "band_low": r.get("band_low", np.nan), "band_high": r.get("band_high", np.nan),
+                "aggregation": agg, "event_time": event_time,
+                "estimator": "callaway_santanna", "control_group": p["control_group"],
+            })
+
+        ov = self.overall.set_index("aggregation")
+        row("simple", "simple", ov.loc["simple"], span)
+        if "dynamic" in self.aggregates:
+            for _, r in self.aggregates["dynamic"].iterrows():
+                k = int(r["key"])
+                row(f"dynamic.e{k}", "dynamic", r, span, event_time=k, flags="pre_adoption" if k < 0 else "")
+            row("dynamic.post", "dynamic", ov.loc["dynamic"], span)
+        for agg in ("group", "calendar"):
+            if agg in self.aggregates:
+                for _, r in self.aggregates[agg].iterrows():
+                    row(f"{agg}.{r['label']}", agg, r, r["label"])
+                row(f"{agg}.average", agg, ov.loc[agg], span)
+        if self.twfe:
+            rows.append({
+                "indicator": f"{self.indicator_prefix}.twfe", "level": p["level"], "unit_id": self.unit_id,
+                "period": span, "value": self.twfe["att"], "ci_low": self.twfe["ci_low"],
+                "ci_high": self.twfe["ci_high"], "n": self.twfe["n"],
+                "method": f"naive two-way fixed effects OLS ({p['unit']} and period dummies), "
+                          f"CR1 cluster-robust SE by {self.twfe['cluster']}; biased under heterogeneous effects",
+                "flags": "biased_under_heterogeneity", "se": self.twfe["se"],
+                "aggregation": "twfe", "estimator": "twfe_ols", "control_group": "all_not_currently_treated",
+            })
+        if self.pretest.get("wald_p") is not None:
+            rows.append({
+                "indicator": f"{self.indicator_prefix}.pretest_p", "level": p["level"], "unit_id": self.unit_id,
+                "period": span, "value": self.pretest["wald_p"], "n": p["n_units"],
+                "method": f"Wald test that all {self.pretest['wald_df']} pre-adoption ATT(g,t) are zero "
+                          "(chi-square, analytical variance; Callaway-Sant'Anna 2021 sec. 4)",
+                "flags": "pretrend_rejected_5pct" if self.pretest["wald_p"] < 0.05 else "",
+                "aggregation": "pretest", "estimator": "callaway_santanna", "control_group": p["control_group"],
+            })
+        t = indicator_frame(rows, extra=TABLE_EXTRA)
+        t["event_time"] = pd.array(t["event_time"], dtype="Int64")
+        return t
+
+    # ------------------------------------------------------------------ text
+    def plain_language(self) -> str:
+        """One paragraph for a policy reader: the effect, the pre-trend check and the caveats."""
+        p = self.params
+        s = self.overall.set_index("aggregation").loc["simple"]
+        unit_p = p["period_word"]
+        sig = "distinguishable from zero" if (s["ci_low"] > 0 or s["ci_high"] < 0) else "not distinguishable from zero"
+        text = (
+            f"Among the {p['n_treated_units']} {p['unit_word']}s that adopted {p['policy_words']} between "
+            f"{p['first_cohort_label']} and {p['last_cohort_label']}, {p['outcome_words']} changed on average by "
+            f"{_fmt(s['att'])} per {p['unit_word']}-{unit_p} after adoption (95 % interval {_fmt(s['ci_low'])} to "
+            f"{_fmt(s['ci_high'])}; {sig}), compared with {CONTROL_GROUPS[p['control_group']]} {p['unit_word']}s "
+            f"({p['n_control_units']}) over the same {unit_p}s. "
+        )
+        pre = self.pretest
+        if pre.get("event_p") is not None:
+            ok = pre["event_p"] >= 0.05 and pre.get("band_covers_zero", True)
+            text += (
+                f"Before adoption, adopters and comparison {p['unit_word']}s moved in parallel "
+                if ok else
+                f"Before adoption, adopters and comparison {p['unit_word']}s did not clearly move in parallel "
+            ) + (f"(joint test of the {pre['event_df']} pre-adoption event-study estimates p = {pre['event_p']:.3f}), "
+                 "which supports, but cannot prove, the comparison. ")
+        if self.twfe:
+            text += (f"A naive two-way fixed-effects regression gives {_fmt(self.twfe['att'])}, which mixes in "
+                     "comparisons of late with early adopters and is biased when effects grow over time. ")
+        text += (
+            "Caveats: adoption was not random (compounds chose, or were chosen, to adopt), so the estimate holds only "
+            "if adopters would otherwise have followed the same trend as the comparison compounds; it assumes no "
+            "effect before the adoption date (no anticipation); "
+        )
+        if p.get("n_always_treated"):
+            text += (f"{p['n_always_treated']} {p['unit_word']}s that adopted before the data begin cannot be "
+                     "compared and are left out; ")
+        text += "and the effect is that on adopters, not what non-adopters would gain."
+        return text
+
+    def summary(self) -> str:
+        """Printable summary: design, aggregates, TWFE, pre-trend tests, notes."""
+        p = self.params
+        out = io.StringIO()
+        title = f"Staggered DiD: effect of {p['policy_words']} on {self.outcome}"
+        print(title, "=" * len(title), sep="\n", file=out)
+        print(f"Estimator: Callaway-Sant'Anna (2021), {EST_METHODS[p['est_method']]}, "
+              f"{CONTROL_GROUPS[p['control_group']]} controls"
+              + (f", covariates {p['covariates']}" if p["covariates"] else "") + f"; {p['inference']}", file=out)
+        print(f"Periods: {p['first_period_label']} to {p['last_period_label']} ({p['period_word']}s); "
+              f"units: {p['n_units']} ({p['n_treated_units']} adopters in {p['n_cohorts']} cohorts, "
+              f"{p['n_control_units']} not adopting in the window)", file=out)
+        ov = self.overall.copy()
+        ov = ov[["aggregation", "att", "se", "ci_low", "ci_high"]]
+        if self.twfe:
+            ov = pd.concat([ov, pd.DataFrame([{"aggregation": "naive TWFE", **{k: self.twfe[k] for k in ("att", "se", "ci_low", "ci_high")}}])])
+        print(ov.to_string(index=False, float_format=lambda x: f"{x:.4f}"), file=out)
+        pre = self.pretest
+        if pre.get("wald_p") is not None:
+            print(f"Pre-trend: Wald test of the {pre['wald_df']} pre-adoption ATT(g,t) p = {pre['wald_p']:.4f}", file=out)
+        if pre.get("event_p") is not None:
+            print(f"Pre-trend: joint test of the {pre['event_df']} pre-adoption event-study estimates "
+                  f"p = {pre['event_p']:.4f}; simultaneous band covers 0 at every pre-adoption event time: "
+                  f"{'yes' if pre['band_covers_zero'] else 'no'}", file=out)
+        print("", self.plain_language(), sep="\n", file=out)
+        for n in self.notes:
+            print(f"Note: {n}", file=out)
+        return out.getvalue().rstrip()
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        p = self.params
+        head = f"<h4>Effect of {html.escape(p['policy_words'])} on {html.escape(self.outcome)}</h4>"
+        head += f"<p>{html.escape(self.plain_language())}</p>"
+        ov = self.overall[["aggregation", "att", "se", "ci_low", "ci_high"]]
+        if self.twfe:
+            ov = pd.concat([ov, pd.DataFrame([{"aggregation": "naive TWFE", **{k: self.twfe[k] for k in ("att", "se", "ci_low", "ci_high")}}])])
+        body = ov.to_html(index=False, float_format=lambda x: f"{x:.4g}")
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
+        return head + body + (f"<ul>{notes}</ul>" if notes else "")
+
+    # ------------------------------------------------------------------ plot
+    def plot(self, ax=None, title: str | None = None):
+        """Event-study plot: estimates by time since adoption, pointwise 95 % intervals (bars) and
+        the simultaneous 95 % band (shaded), pre-adoption estimates in grey. Returns the axes."""
+        import matplotlib.pyplot as plt
+
+        if "dynamic" not in self.aggregates:
+            raise ValueError("this result has no event study (dynamic aggregation)")
+        d = self.aggregates["dynamic"]
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 4))
+        e = d["key"].to_numpy()
+        pre = e < 0
+        ax.fill_between(e, d["band_low"], d["band_high"], step=None, color="tab:blue", alpha=0.15,
+                        label="simultaneous 95 % band")
+        for mask, colour, lab in ((pre, "grey", "before adoption"), (~pre, "tab:blue", "after adoption")):
+            if mask.any():
+                ax.errorbar(e[mask], d["att"][mask], yerr=[d["att"][mask] - d["ci_low"][mask], d["ci_high"][mask] - d["att"][mask]],
+                            fmt="o", color=colour, capsize=3, label=f"{lab} (pointwise 95 %)")
+        ax.axhline(0, color="black", lw=0.8)
+        ax.axvline(-0.5, color="black", lw=0.8, ls="--")
+        if self.twfe:
+            ax.axhline(self.twfe["att"], color="tab:red", lw=1, ls=":", label="naive TWFE")
+        ax.set_xlabel(f"{self.params['period_word']}s since adoption")
+        ax.set_ylabel(f"effect on {self.outcome}")
+        ax.set_title(title or f"Event study: {self.params['policy_words']} and {self.outcome}")
+        ax.legend(fontsize=8)
+        return ax
+
+    # ------------------------------------------------------------------ sensitivity
+    def sensitivity(self, sensitivity_type: str = "relative_magnitude", event_time: int = 0, **kwargs):
+        """Rambachan-Roth (2023) 'honest DiD' sensitivity of the event study to parallel-trend violations.
+
+        Wraps :func:`moderndid.honest_did` on the event study. ``moderndid``'s ``didhonest`` extra
+        needs ``cvxpy``; without it this raises an ImportError that says what to install.
+        """
+        try:
+            from moderndid import honest_did
+        except ImportError as exc:  # pragma: no cover - depends on the optional extra
+            raise ImportError("honest DiD sensitivity needs the moderndid 'didhonest' extra "
+                              "(cvxpy): pip install 'moderndid[didhonest]'") from exc
+        return honest_did(self.raw_dynamic, event_time=event_time, sensitivity_type=sensitivity_type, **kwargs)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:+.3g}" if abs(x) < 1 else f"{x:+.1f}"
+
+
+# --------------------------------------------------------------------------- estimation
+
+
+def twfe(data: pd.DataFrame, outcome: str, unit: str, time: str, first_treated: str,
+         cluster: str | None = None, alpha: float = 0.05) -> dict[str, Any]:
+    """Naive TWFE: OLS of ``outcome`` on the treated-and-post dummy with unit and period dummies.
+
+    ``D_it = 1`` when unit ``i`` has adopted by period ``t`` (``first_treated > 0`` and
+    ``time >= first_treated``). Standard errors are cluster-robust (CR1, statsmodels
+    ``cov_type="cluster"``) by ``cluster`` (default: the unit).
+    """
+    import statsmodels.api as sm
+
+    d = data[[outcome, unit, time, first_treated] + ([cluster] if cluster and cluster not in (unit,) else [])].dropna(subset=[outcome])
+    treated = ((d[first_treated] > 0) & (d[time] >= d[first_treated])).astype(float)
+    X = pd.concat([
+        treated.rename("treated"),
+        pd.get_dummies(d[unit].astype(str), prefix="u", drop_first=True, dtype=float),
+        pd.get_dummies(d[time].astype(str), prefix="t", drop_first=True, dtype=float),
+    ], axis=1)
+    X.insert(0, "const", 1.0)
+    groups = pd.factorize(d[cluster or unit])[0]
+    fit = sm.OLS(d[outcome].astype(float).to_numpy(), X.to_numpy()).fit(cov_type="cluster", cov_kwds={"groups": groups})
+    b, se = float(fit.params[1]), float(fit.bse[1])
+    lo, hi = fit.conf_int(alpha)[1]
+    return {"att": b, "se": se, "ci_low": float(lo), "ci_high": float(hi), "n": int(len(d)),
+            "clusters": int(groups.max() + 1), "cluster": cluster or unit}
+
+
+def _event_pretest(dyn) -> dict[str, Any]:
+    """Joint Wald test that the pre-adoption event-study estimates are zero.
+
+    Uses the influence functions of the dynamic aggregation: Var(theta) = IF'IF / n^2 (the
+    analytical variance whose diagonal gives the reported standard errors).
+    """
+    e = np.asarray(dyn.event_times)
+    att = np.asarray(dyn.att_by_event, dtype=float)
+    inf = np.asarray(dyn.influence_func)
+    pre = (e < 0) & np.isfinite(att)
+    if not pre.any() or inf is None or inf.ndim != 2:
+        return {"event_wald": None, "event_df": 0, "event_p": None}
+    n = inf.shape[0]
+    V = inf[:, pre].T @ inf[:, pre] / n**2
+    theta = att[pre]
+    try:
+        W = float(theta @ np.linalg.solve(V, theta))
+    except np.linalg.LinAlgError:
+        return {"event_wald": None, "event_df": int(pre.sum()), "event_p": None}
+    return {"event_wald": W, "event_df": int(pre.sum()), "event_p": float(scipy.stats.chi2.sf(W, pre.sum()))}
+
+
+def staggered_did(
+    data: pd.DataFrame,
+    outcome: str,
+    *,
+    unit: str,
+    time: str,
+    first_treated: str,
+    est_method: str = "reg",
+    control_group: str = "nevertreated",
+    covariates: list[str] | None = None,
+    cluster: str | None = None,
+    panel: bool = True,
+    weights: str | None = None,
+    anticipation: int = 0,
+    aggregations: tuple[str, ...] = AGGREGATIONS,
+    alpha: float = 0.05,
+    biters: int = 999,
+    seed: int = DEFAULT_SEED,
+    label: Callable[[int], str] = str,
+    indicator_prefix: str = "imp.policy",
+    unit_id: str = "all",
+    level: str = "district",
+    words: dict[str, str] | None = None,
+    with_twfe: bool = True,
+    twfe_unit: str | None = None,
+) -> ImpactResult:
+    """Callaway-Sant'Anna staggered DiD of ``outcome`` with all aggregations and the naive TWFE.
+
+    Parameters
+    ----------
+    data
+        Long panel (one row per unit and period) or, with ``panel=False``, repeated
+        cross-sections (one row per observation; ``unit`` then identifies rows).
+    outcome, unit, time, first_treated
+        Columns: outcome, unit id, integer period, and the first treated period (0 = not treated
+        within the data). Units first treated in the first period are always treated and are
+        dropped (they have no pre-adoption period); units first treated after the last period
+        count as not treated.
+    est_method
+        ``"reg"`` (outcome regression, default), ``"dr"`` (doubly robust) or ``"ipw"``.
+    control_group
+        ``"nevertreated"`` or ``"notyettreated"``.
+    covariates
+        Time-invariant covariates for conditional parallel trends (``xformla = ~ a + b``).
+    cluster
+        Cluster variable coarser than ``unit`` (e.g. community); standard errors then come from
+        the multiplier bootstrap (seeded). Default: clustering by unit, analytical standard errors.
+    aggregations
+        Which of ``simple``, ``dynamic``, ``group``, ``calendar`` to compute.
+    biters, seed
+        Multiplier-bootstrap draws and seed for the simultaneous bands (and clustered SEs).
+    label
+        Turns a period code into a label (``"2020Q3"``).
+    twfe_unit
+        Fixed-effect unit of the TWFE (default ``unit``; for repeated cross-sections pass the
+        group-level id, e.g. the compound).
+    """
+    import moderndid as md
+
+    if est_method not in EST_METHODS:
+        raise ValueError(f"est_method must be one of {', '.join(EST_METHODS)}, not {est_method!r}")
+    if control_group not in CONTROL_GROUPS:
+        raise ValueError(f"control_group must be one of {', '.join(CONTROL_GROUPS)}, not {control_group!r}")
+    missing = {outcome, unit, time, first_treated, *(covariates or []), *([cluster] if cluster else [])} - set(data.columns)
+    if missing:
+        raise ValueError(f"the panel lacks column(s) {', '.join(sorted(missing))}")
+    notes: list[str] = []
+    d = data.copy()
+    d[outcome] = pd.to_numeric(d[outcome], errors="coerce").astype(float)
+    d[time] = d[time].astype("int64")
+    d[first_treated] = d[first_treated].astype("int64")
+    if panel:
+        # periods where the outcome is missing for every unit (e.g. too little follow-up) go first
+        has = d.groupby(time)[outcome].apply(lambda s: s.notna().any())
+        if (~has).any():
+            gone = [label(t) for t in has.index[~has]]
+            notes.append(f"periods without any value of {outcome} left out: {', '.join(gone)}")
+            d = d[d[time].isin(has.index[has])]
+        n_periods = d[time].nunique()
+        complete = d.dropna(subset=[outcome]).groupby(unit)[time].nunique() == n_periods
+        n_incomplete = int((~complete).sum() + (d[unit].nunique() - len(complete)))
+        if n_incomplete:
+            notes.append(f"{n_incomplete} units without a value of {outcome} in every period left out "
+                         "(the panel estimator needs a balanced panel)")
+        d = d[d[unit].isin(complete.index[complete])]
+    else:
+        d = d.dropna(subset=[outcome])
+    first, last = int(d[time].min()), int(d[time].max())
+    late = d[first_treated] > last
+    if late.any():
+        n_late = d.loc[late, unit if panel else (twfe_unit or unit)].nunique()
+        notes.append(f"{n_late} units that adopted after {label(last)} count as not adopting within the window")
+        d.loc[late, first_treated] = 0
+    always = (d[first_treated] > 0) & (d[first_treated] <= first)
+    key = unit if panel else (twfe_unit or unit)
+    n_always = int(d.loc[always, key].nunique())
+    if n_always:
+        notes.append(f"{n_always} units adopted in or before the first period ({label(first)}): always treated, "
+                     "no pre-adoption period, left out of the estimation")
+        d = d[~always]
+    if d[first_treated].eq(0).sum() == 0 and control_group == "nevertreated":
+        raise ValueError("no unit stays untreated within the window: use control_group='notyettreated'")
+    d = d.sort_values([unit, time]).reset_index(drop=True)
+    d["_uid"] = pd.factorize(d[unit])[0] + 1
+    use_boot = bool(cluster)
+    kwargs = dict(yname=outcome, tname=time, idname="_uid", gname=first_treated, est_method=est_method,
+                  control_group=control_group, anticipation=anticipation, alp=alpha, panel=panel,
+                  cband=True, boot=use_boot, biters=biters, random_state=seed)
+    if covariates:
+        kwargs["xformla"] = "~ " + " + ".join(covariates)
+    if weights:
+        kwargs["weightsname"] = weights
+    if cluster:
+        kwargs["clustervars"] = [cluster] if not panel else ["_uid", cluster]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "used bootstrap for the band": intended
+        mp = md.att_gt(d, **kwargs)
+        aggs = {a: md.aggte(mp, type=a, random_state=seed, na_rm=True) for a in aggregations}
+    z = scipy.stats.norm.ppf(1 - alpha / 2)
+    g, t = np.asarray(mp.groups).astype(int), np.asarray(mp.times).astype(int)
+    att, se = np.asarray(mp.att_gt, float), np.asarray(mp.se_gt, float)
+    att_gt = pd.DataFrame({"group": g, "time": t, "group_label": [label(x) for x in g],
+                           "time_label": [label(x) for x in t], "att": att, "se": se,
+                           "ci_low": att - z * se, "ci_high": att + z * se, "post": t >= g})
+    frames, overall = {}, []
+    for a, r in aggs.items():
+        overall.append({"aggregation": a, "att": float(r.overall_att), "se": float(r.overall_se),
+                        "ci_low": float(r.overall_att - z * r.overall_se), "ci_high": float(r.overall_att + z * r.overall_se)})
+        if a == "simple":
+            continue
+        keys = np.asarray(r.event_times).astype(int)
+        est, s = np.asarray(r.att_by_event, float), np.asarray(r.se_by_event, float)
+        crit = np.asarray(r.critical_values, float) if r.critical_values is not None else np.full(len(keys), z)
+        frames[a] = pd.DataFrame({
+            "key": keys, "label": [f"e{k}" if a == "dynamic" else label(k) for k in keys],
+            "att": est, "se": s, "ci_low": est - z * s, "ci_high": est + z * s,
+            "band_low": est - crit * s, "band_high": est + crit * s, "critical_value": crit,
+        })
+    pretest = {"wald_stat": None if mp.wald_stat is None else float(mp.wald_stat),
+               "wald_p": None if mp.wald_pvalue is None else float(mp.wald_pvalue),
+               "wald_df": int(((g > t)).sum())}
+    if "dynamic" in aggs:
+        pretest.update(_event_pretest(aggs["dynamic"]))
+        dy = frames["dynamic"]
+        pre = dy[dy["key"] < 0]
+        pretest["band_covers_zero"] = bool(((pre["band_low"] <= 0) & (pre["band_high"] >= 0)).all())
+    tw = {}
+    if with_twfe:
+        tw = twfe(d, outcome, twfe_unit or unit, time, first_treated, cluster=cluster or (twfe_unit or unit), alpha=alpha)
+    groups_used = sorted(set(d.loc[d[first_treated] > 0, first_treated]))
+    id_col = unit if panel else (twfe_unit or unit)
+    w = {"policy_words": "the policy", "unit_word": "unit", "period_word": "period", "outcome_words": outcome}
+    w.update(words or {})
+    inference = (f"multiplier-bootstrap SE clustered by {cluster} ({biters} draws, seed {seed})" if cluster
+                 else f"analytical SE (influence function, clustered by {id_col}); simultaneous bands by "
+                      f"multiplier bootstrap ({biters} draws, seed {seed})")
+    params = {
+        "est_method": est_method, "control_group": control_group, "covariates": covariates or [],
+        "cluster": cluster or id_col, "inference": inference, "seed": seed, "biters": biters, "alpha": alpha,
+        "anticipation": anticipation, "panel": panel, "unit": id_col, "level": level,
+        "n_units": int(d[id_col].nunique()), "n_obs": int(len(d)),
+        "n_treated_units": int(d.loc[d[first_treated] > 0, id_col].nunique()),
+        "n_control_units": int(d.loc[d[first_treated] == 0, id_col].nunique()),
+        "n_cohorts": len(groups_used), "n_always_treated": n_always,
+        "first_period_label": label(first), "last_period_label": label(last),
+        "first_cohort_label": label(groups_used[0]) if groups_used else "", "last_cohort_label": label(groups_used[-1]) if groups_used else "",
+        **w,
+    }
+    if anticipation:
+        notes.append(f"anticipation of {anticipation} periods allowed: the base period is that many periods before adoption")
+    return ImpactResult(outcome=outcome, att_gt=att_gt, aggregates=frames, overall=pd.DataFrame(overall),
+                        twfe=tw, pretest=pretest, params=params, notes=notes, indicator_prefix=indicator_prefix,
+                        unit_id=unit_id, raw=mp, raw_dynamic=aggs.get("dynamic"))
+
+
+# --------------------------------------------------------------------------- red property on a dataset
+
+_OUTCOME_WORDS = {
+    "requests": "the number of requests",
+    "resolution_rate": "the share of requests resolved",
+    "mean_resolution_hours": "the mean resolution time (hours)",
+    "median_resolution_hours": "the median resolution time (hours)",
+    "satisfaction_rate": "the satisfaction rate",
+}
+
+
+def red_property_impact(
+    ds,
+    outcome: str,
+    *,
+    period: str = "quarter",
+    est_method: str = "reg",
+    control_group: str = "nevertreated",
+    covariates: list[str] | None = None,
+    cluster: str | None = None,
+    followup_days: float = 90.0,
+    fieldwork: str = "10-15",
+    biters: int = 999,
+    seed: int = DEFAULT_SEED,
+    milestone: str = "red_property",
+) -> ImpactResult:
+    """Effect of red-property adoption on a request outcome or a survey item of a dataset.
+
+    Parameters
+    ----------
+    ds
+        A :class:`evaluation.dataset.Dataset` (``load_dataset(path)``).
+    outcome
+        A request outcome (:data:`evaluation.panels.REQUEST_OUTCOMES`: compound x ``period``
+        panel) or a survey item (compound groups across waves, repeated cross-sections,
+        standard errors clustered by compound through the multiplier bootstrap).
+    period
+        ``"quarter"`` (default) or ``"month"`` for request outcomes.
+    covariates
+        Time-invariant compound covariates (columns of ``compounds``, e.g. ``households``) for
+        conditional parallel trends; categorical ones must be dummy-coded by the caller.
+    cluster
+        ``"community_id"`` to cluster by community (multiplier bootstrap) instead of by compound.
+    followup_days, fieldwork
+        See :func:`evaluation.panels.request_panel` and :func:`evaluation.panels.survey_panel`.
+    """
+    adoption = panels.adoption_dates(ds["compound_milestones"], milestone)
+    ms = ds["compound_milestones"]
+    notes = []
+    if "ended" in ms.columns and ms.loc[ms["milestone"] == milestone, "ended"].notna().any():
+        notes.append(f"{int(ms.loc[ms['milestone'] == milestone, 'ended'].notna().sum())} {milestone} arrangements "
+                     "ended; adoption is treated as permanent (intention to treat)")
+    district = "all"
+    if "units" in ds and "unit_type" in ds["units"].columns:
+        top = ds["units"].loc[ds["units"]["unit_type"] == "district", "unit_id"]
+        district = str(top.iloc[0]) if len(top) else "all"
+    words = {"policy_words": milestone.replace("_", " "), "unit_word": "compound",
+             "outcome_words": _OUTCOME_WORDS.get(outcome, f"the mean of {outcome}")}
+    prefix = f"imp.{milestone}.{outcome}"
+    comp = ds["compounds"] if "compounds" in ds else None
+    if outcome in panels.REQUEST_OUTCOMES:
+        panel = panels.request_panel(ds["requests"], adoption, ds.cutoff, period=period, timezone=ds.timezone,
+                                     followup_days=followup_days, compounds=comp)
+        if covariates:
+            panel = panel.merge(comp[["compound_id", *covariates]], on="compound_id", how="left")
+        res = staggered_did(panel, outcome, unit="compound_id", time="period", first_treated="first_treated",
+                            est_method=est_method, control_group=control_group, covariates=covariates,
+                            cluster=cluster, biters=biters, seed=seed, label=lambda c: panels.period_label(c, period),
+                            indicator_prefix=prefix, unit_id=district, words={**words, "period_word": period})
+        if outcome in panels.CENSORING_SENSITIVE:
+            res.notes.append(f"requests still open at the cut-off count as unresolved; periods ending less than "
+                             f"{followup_days:g} days before the cut-off are left out for this outcome")
+        if outcome.endswith("resolution_hours"):
+            res.notes.append("resolution hours are calendar hours from creation to resolution, averaged over the "
+                             "compound-period's resolved requests")
+    else:
+        if "survey" not in ds or outcome not in ds["survey"].columns:
+            choices = ", ".join(list(panels.REQUEST_OUTCOMES) + ["a survey item"])
+            raise ValueError(f"unknown outcome {outcome!r}: choose one of {choices}")
+        sv = panels.survey_panel(ds["survey"], adoption, outcome, fieldwork=fieldwork)
+        if covariates:
+            sv = sv.merge(comp[["compound_id", *covariates]], on="compound_id", how="left")
+        res = staggered_did(sv, outcome, unit="row_id", time="wave", first_treated="first_treated", panel=False,
+                            est_method=est_method, control_group=control_group, covariates=covariates,
+                            cluster=cluster or "compound_id", biters=biters, seed=seed, label=str,
+                            indicator_prefix=prefix, unit_id=district, words={**words, "period_word": "wave"},
+                            twfe_unit="compound_id")
+        res.notes.append(f"survey waves are repeated cross-sections; a compound counts as treated in a wave when it "
+                         f"adopted by the fieldwork date ({fieldwork}); respondents are unweighted")
+    res.params["level"] = "district"
+    res.notes = notes + res.notes
+    return res
+
+
+def run_cli(args) -> int:
+    """``evaluation impact DIR --outcome OUTCOME --out FILE``: write the tidy table."""
+    from evaluation.dataset import load_dataset
+    from evaluation.io import write_table
+
+    ds = load_dataset(args.dir)
+    res = red_property_impact(ds, args.outcome)
+    write_table(res.table, args.out)
+    print(res.summary())
+    return 0

@@ -71,16 +71,15 @@ def parse_column(raw: pd.Series, ftype: str, timezone: str = schema.DEFAULT_TZ) 
         ``bad`` is true where the cell holds a value that is not a valid ``ftype`` (missing
         cells are not bad: ``required`` is checked separately).
     """
+    if raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype):
+        # text: surrounding spaces are not data, and an empty cell is a missing cell
+        text = _as_text(raw)
+        raw = text.where(text != "", None)
     present = raw.notna().to_numpy()
     if not present.any():  # an empty optional column: skip the parsing machinery
         return _empty(len(raw), ftype, timezone, raw.index), np.zeros(len(raw), dtype=bool)
     if ftype == "string":
-        if pd.api.types.is_string_dtype(raw.dtype) and raw.dtype != object:
-            out = raw.str.strip()
-        else:
-            out = _as_text(raw)
-        out = out.where(out != "", None).astype("str")
-        return out, np.zeros(len(raw), dtype=bool)
+        return raw.astype("str"), np.zeros(len(raw), dtype=bool)
     if ftype in ("integer", "year", "number"):
         if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
             num = raw.astype("float64")

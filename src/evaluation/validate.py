@@ -269,7 +269,7 @@ def _check_foreign_keys(tables: dict[str, _Table], out: _Problems) -> None:
             present = key_m.notna().to_numpy()
             if not present.any():
                 continue
-            exists = key_m.isin(key_r.dropna().unique()).to_numpy()
+            exists = _isin(key_m, key_r)
             col = "+".join(fk.fields)
             refcols = "+".join(fk.reference_fields)
             missing = present & ~exists
@@ -281,14 +281,24 @@ def _check_foreign_keys(tables: dict[str, _Table], out: _Problems) -> None:
                 continue
             fcol, allowed = fk.reference_filter
             kind = ref.typed[fcol]
-            ok_keys = key_r[kind.isin(allowed).to_numpy()].dropna().unique()
-            wrong = present & exists & ~key_m.isin(ok_keys).to_numpy()
+            ok_keys = key_r[kind.isin(allowed).to_numpy()]
+            wrong = present & exists & ~_isin(key_m, ok_keys)
             if wrong.any():
                 lookup = dict(zip(key_r, kind))
                 shown = key_m[wrong]
                 msg = [f"{v!r} is a {lookup.get(v)} in {fk.reference_table}, not a {' or '.join(allowed)}"
                        for v in shown]
                 out.add(name, t.rows[wrong], col, shown, msg)
+
+
+def _isin(values: pd.Series, reference: pd.Series) -> np.ndarray:
+    """``values.isin(reference)`` for text keys through Arrow (pandas' isin is ~10x slower here)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    v = pa.array(values.astype("str").array)
+    r = pa.array(reference.dropna().astype("str").array)
+    return np.asarray(pc.fill_null(pc.is_in(v, value_set=r), False), dtype=bool)
 
 
 def _keys(frame: pd.DataFrame, cols) -> pd.Series:

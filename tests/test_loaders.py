@@ -1,0 +1,296 @@
+"""Loaders and the typed dataset: encodings, Excel layouts, header aliases, personal data, dtypes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+
+from evaluation import schema
+from evaluation.dataset import Dataset, load_dataset, parse_column
+from evaluation.loaders import (
+    LoadError,
+    PersonalDataError,
+    canonical_name,
+    hash_values,
+    id_card_valid,
+    read_table,
+)
+from evaluation.validate import validate_table
+
+MINIMAL = Path(__file__).parent / "fixtures" / "minimal"
+BUNDLED = Path(__file__).resolve().parents[1] / "data" / "zhangwan-synthetic"
+
+CHINESE_CSV = "工单号,受理时间,办结时间,满意度,小区编码\nR1,2020-03-01 08:00,2020-03-02 09:30,满意,P01\nR2,2020-03-05,,,\n"
+
+
+# --------------------------------------------------------------------------- encodings
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+def test_csv_encodings_with_chinese_headers(tmp_path, encoding):
+    path = tmp_path / f"requests-{encoding}.csv"
+    path.write_bytes(CHINESE_CSV.encode(encoding))
+    if encoding == "gb18030":  # the test is meaningless if the bytes were also valid UTF-8
+        with pytest.raises(UnicodeDecodeError):
+            path.read_bytes().decode("utf-8")
+    df = read_table(path, "requests")
+    assert list(df.columns) == ["request_id", "created_at", "resolved_at", "rating", "compound_id"]
+    assert df["rating"].tolist()[0] == "满意"
+    assert df["created_at"].tolist() == ["2020-03-01 08:00", "2020-03-05"]
+    assert df["resolved_at"].isna().tolist() == [False, True]
+    assert list(df.attrs["row_numbers"]) == [2, 3] and df.attrs["source"] == path.name
+
+
+def test_blank_lines_keep_file_row_numbers(tmp_path):
+    path = tmp_path / "units.csv"
+    path.write_text("unit_id,unit_type,name_zh\n\nD01,district,张湾区\n,,\nC01,community,某社区\n", encoding="utf-8")
+    df = read_table(path, "units")
+    assert df["unit_id"].tolist() == ["D01", "C01"]
+    assert list(df.attrs["row_numbers"]) == [3, 5]
+
+
+# --------------------------------------------------------------------------- Excel layouts
+
+
+def _xlsx_with_title(path: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "台账"
+    ws["A1"] = "张湾区2020年小区基本情况统计表"
+    ws.merge_cells("A1:F1")
+    ws.append(["小区编码", "所属社区编码", "小区名称", "小区类型", "户数", "楼栋数"])
+    ws.append(["P01", "C01", "和谐小区", "commercial", 400, 6])
+    ws.append(["P02", "C01", "东风小区", "work_unit", "many", 4])
+    wb.create_sheet("其他")["A1"] = "ignored"
+    wb.save(path)
+
+
+def test_xlsx_with_merged_title_row(tmp_path):
+    path = tmp_path / "compounds.xlsx"
+    _xlsx_with_title(path)
+    df = read_table(path, "compounds")
+    assert list(df.columns) == ["compound_id", "community_id", "name_zh", "compound_type", "households", "buildings"]
+    assert df["households"].tolist() == ["400", "many"]  # raw text; numbers read without '.0'
+    assert list(df.attrs["row_numbers"]) == [3, 4]
+    report = validate_table(path, "compounds")
+    bad = report.errors[["table", "row", "column"]].astype(object).values.tolist()
+    assert bad == [["compounds", 4, "households"]]
+
+
+def test_xlsx_named_sheet_and_missing_sheet(tmp_path):
+    path = tmp_path / "book.xlsx"
+    _xlsx_with_title(path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb["其他"]
+    ws["A1"], ws["B1"], ws["C1"] = "unit_id", "unit_type", "name_zh"
+    ws.append(["D01", "district", "张湾区"])
+    wb.save(path)
+    assert read_table(path, "units", sheet="其他")["unit_id"].tolist() == ["D01"]
+    with pytest.raises(LoadError, match="no sheet 'nope'"):
+        read_table(path, "units", sheet="nope")
+
+
+def test_xlsx_two_line_bilingual_header_and_dates(tmp_path):
+    import datetime as dt
+
+    path = tmp_path / "requests.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["诉求编号", "受理时间", "状态"])
+    ws.append(["request_id", "created_at", "status"])
+    ws.append(["R1", dt.datetime(2020, 3, 1, 8, 15), "open"])
+    ws.append([12345, dt.datetime(2020, 3, 2), "closed"])
+    wb.save(path)
+    df = read_table(path, "requests")
+    assert list(df.columns) == ["request_id", "created_at", "status"]
+    assert df["request_id"].tolist() == ["R1", "12345"]
+    assert df["created_at"].tolist() == ["2020-03-01 08:15:00", "2020-03-02"]
+    assert list(df.attrs["row_numbers"]) == [3, 4]
+
+
+@pytest.mark.parametrize("header,table,expected", [
+    ("受理时间", "requests", "created_at"),
+    ("受理时间 created_at", None, "created_at"),
+    ("受理时间\ncreated_at", "requests", "created_at"),
+    ("面积（平方米） (area_m2)", "facilities", "area_m2"),
+    (" Created At ", "requests", "created_at"),
+    ("小区名称", "compounds", "name_zh"),
+    ("满意度", None, "rating"),
+    ("办结时间", None, "resolved_at"),
+    ("社区编码", "meetings", "unit_id"),  # the table's own label wins
+    ("社区编码", None, "community_id"),
+    ("*户数", "units", "households"),
+    ("备注", "units", None),
+])
+def test_header_aliases(header, table, expected):
+    assert canonical_name(header, table) == expected
+
+
+def test_two_headers_meaning_one_column_is_an_error(tmp_path):
+    path = tmp_path / "requests.csv"
+    path.write_text("受理时间,created_at\n2020-01-01,2020-01-01\n", encoding="utf-8")
+    with pytest.raises(LoadError, match="both mean column 'created_at'"):
+        read_table(path, "requests")
+
+
+def test_unreadable_files(tmp_path):
+    with pytest.raises(LoadError, match="no such file"):
+        read_table(tmp_path / "nope.csv")
+    (tmp_path / "x.json").write_text("{}")
+    with pytest.raises(LoadError, match="unknown format"):
+        read_table(tmp_path / "x.json")
+    (tmp_path / "bad.xlsx").write_bytes(b"not a zip")
+    with pytest.raises(LoadError, match="bad.xlsx"):
+        read_table(tmp_path / "bad.xlsx")
+
+
+def test_parquet_keeps_native_types(tmp_path):
+    path = tmp_path / "staffing.parquet"
+    pd.DataFrame({"community_id": ["C01"], "year": [2020], "quota": [18], "hired": [17]}).to_parquet(path)
+    df = read_table(path, "staffing")
+    assert df["year"].dtype == "int64" and list(df.attrs["row_numbers"]) == [1]
+
+
+# --------------------------------------------------------------------------- personal data
+
+
+def test_id_card_check_character():
+    assert id_card_valid("11010519491231002X")  # the GB 11643 worked example
+    assert id_card_valid("420303198001011239")
+    assert not id_card_valid("420303198001011238")
+
+
+@pytest.mark.parametrize("header,value,kind", [
+    ("姓名", "张三", "by its header"),
+    ("联系电话", "027-1234", "by its header"),
+    ("Phone Number", "x", "by its header"),
+    ("id_card", "x", "by its header"),
+    ("备注", "请联系13812345678", "phone"),
+    ("member_id", "420303198001011239", "ID-card"),
+])
+def test_personal_identifiers_are_refused(tmp_path, header, value, kind):
+    path = tmp_path / "requests.csv"
+    path.write_text(f"request_id,{header}\nR1,{value}\n", encoding="utf-8")
+    with pytest.raises(PersonalDataError, match=kind) as err:
+        read_table(path, "requests")
+    assert err.value.column == header and err.value.path == "requests.csv"
+    assert header in str(err.value) and "requests.csv" in str(err.value)
+
+
+def test_numbers_that_are_not_identifiers_pass(tmp_path):
+    path = tmp_path / "requests.csv"
+    # 12 digits, a wrong ID check character, a number starting 12: none is personal
+    path.write_text("request_id,note\n138123456789,x\n420303198001011238,y\n12812345678,z\n", encoding="utf-8")
+    assert len(read_table(path, "requests")) == 3
+
+
+def test_hashing_with_a_salt(tmp_path):
+    path = tmp_path / "requests.csv"
+    path.write_text("request_id,手机\nR1,13812345678\nR2,13812345678\nR3,\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="salt"):
+        read_table(path, "requests", pii="hash")
+    a = read_table(path, "requests", pii="hash", salt="s1")
+    b = read_table(path, "requests", pii="hash", salt="s2")
+    assert a["手机"].iloc[0] == a["手机"].iloc[1] != b["手机"].iloc[0]
+    assert a["手机"].str.fullmatch(r"[0-9a-f]{16}").iloc[:2].all() and pd.isna(a["手机"].iloc[2])
+    assert "13812345678" not in a.to_csv()
+    import hashlib
+
+    assert a["手机"].iloc[0] == hashlib.sha256(b"s1" + b"13812345678").hexdigest()[:16]
+    assert list(read_table(path, "requests", pii="drop").columns) == ["request_id"]
+    assert hash_values(pd.Series(["x"]), "k").iloc[0] == hashlib.sha256(b"kx").hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- typing and datasets
+
+
+def test_parse_datetime_offsets_and_local_times():
+    raw = pd.Series(["2020-03-05 10:00", "2020-03-05T10:00:00+08:00", "2020-03-05T02:00:00Z", "2020年3月5日", None, "soon"])
+    typed, bad = parse_column(raw, "datetime", "Asia/Shanghai")
+    assert str(typed.dtype) == "datetime64[ns, Asia/Shanghai]"
+    ten = pd.Timestamp("2020-03-05 10:00", tz="Asia/Shanghai")
+    assert typed.iloc[:3].tolist() == [ten, ten, ten]
+    assert typed.iloc[3] == pd.Timestamp("2020-03-05", tz="Asia/Shanghai")
+    assert bad.tolist() == [False, False, False, False, False, True]
+
+
+def test_parse_booleans_and_integers():
+    b, bad = parse_column(pd.Series(["是", "否", "TRUE", "0", None, "maybe"]), "boolean")
+    assert str(b.dtype) == "boolean" and b.iloc[:4].tolist() == [True, False, True, False]
+    assert bad.tolist() == [False] * 5 + [True]
+    i, bad = parse_column(pd.Series(["1,200", "3", "2.5", ""]), "integer")
+    assert str(i.dtype) == "Int64" and i.iloc[:2].tolist() == [1200, 3] and bad.tolist() == [False, False, True, False]
+
+
+def _check_dtypes(ds: Dataset) -> None:
+    for name, df in ds.tables.items():
+        if name not in schema.TABLES:
+            continue
+        for f in schema.TABLES[name].fields:
+            if f.name not in df:
+                continue
+            got = str(df[f.name].dtype)
+            want = {"string": "str", "integer": "Int64", "number": "float64", "boolean": "boolean",
+                    "date": "datetime64[ns]", "datetime": f"datetime64[ns, {ds.timezone}]"}[f.type]
+            assert got == want, f"{name}.{f.name}: {got} != {want}"
+
+
+def test_load_dataset_types_every_column():
+    ds = load_dataset(MINIMAL)
+    _check_dtypes(ds)
+    assert "requests" in ds and "nope" not in ds and len(ds["requests"]) == 4
+    assert ds.cutoff == pd.Timestamp("2020-12-31 23:59:59", tz="Asia/Shanghai")
+    assert ds["survey"]["q_trust"].dtype == "Float64"
+    assert ds["requests"]["created_at"].iloc[1] == pd.Timestamp("2020-03-05 10:00", tz="Asia/Shanghai")
+    assert ds["buildings"]["red_steward"].tolist() == [True, False, False]
+    assert repr(ds).startswith("<Dataset minimal: 18 tables")
+    sums = ds.checksums()
+    assert "datapackage.json" in sums and len(sums) == 19 and all(len(v) == 64 for v in sums.values())
+    with pytest.raises(KeyError, match="no table 'nope'"):
+        ds["nope"]
+
+
+def test_load_plain_folder_without_datapackage(tmp_path):
+    for name in ("units", "compounds"):
+        shutil.copy(MINIMAL / f"{name}.csv", tmp_path / f"{name}.csv")
+    shutil.copy(MINIMAL / "staffing.csv", tmp_path / "社区工作者.csv")  # the Chinese table title
+    ds = load_dataset(tmp_path)
+    assert set(ds.tables) == {"units", "compounds", "staffing"} and ds.cutoff is None
+    assert ds.meta == {} and ds.timezone == "Asia/Shanghai"
+    _check_dtypes(ds)
+
+
+def test_load_dataset_with_validate_raises_on_errors(tmp_path):
+    folder = tmp_path / "ds"
+    shutil.copytree(MINIMAL, folder)
+    text = (folder / "units.csv").read_text(encoding="utf-8").replace("C02,community", "C02,city")
+    (folder / "units.csv").write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match="units row 5 column unit_type"):
+        load_dataset(folder, validate=True)
+
+
+# --------------------------------------------------------------------------- the bundled district
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    if not (BUNDLED / "datapackage.json").is_file():
+        pytest.skip("data/zhangwan-synthetic has not been generated")
+    t0 = time.perf_counter()
+    ds = load_dataset(BUNDLED)
+    return ds, time.perf_counter() - t0
+
+
+def test_bundled_district_loads_with_contract_dtypes(bundled):
+    ds, seconds = bundled
+    _check_dtypes(ds)
+    assert len(ds["requests"]) > 100_000 and ds.cutoff is not None
+    # contract: well under 2 s on an idle machine; a generous bound keeps shared CI from flaking
+    assert seconds < 6, f"loading took {seconds:.1f} s"

@@ -254,7 +254,7 @@ def flag_requests(df: pd.DataFrame, cutoff: pd.Timestamp, timezone: str, duplica
 
     Never drops a row. ``duplicates``: flag second and later copies of a ``request_id``.
     """
-    out = df.copy()
+    out = df.copy(deep=False)
     flags = out["quality_flags"].to_numpy(dtype=np.int64).copy()
     c = _to_ns(out["created_at"])
     r = _to_ns(out["resolved_at"])
@@ -273,9 +273,9 @@ def flag_requests(df: pd.DataFrame, cutoff: pd.Timestamp, timezone: str, duplica
     lc, lr = _local_ns(c, timezone), _local_ns(r, timezone)
     midnight = (has_c & (lc % NS_PER_DAY == 0)) | (has_r & (lr % NS_PER_DAY == 0))
     flags |= np.where(midnight, FLAG_BITS["date_only_stamp"], 0)
-    status = out["status"].astype("str").to_numpy()
-    open_status = np.isin(status, ["open", "in_progress"])
-    closed_status = np.isin(status, ["resolved", "closed"])
+    st = out["status"]
+    open_status = _equals(st, "open") | _equals(st, "in_progress")
+    closed_status = _equals(st, "resolved") | _equals(st, "closed")
     cl = _to_ns(out["closed_at"])
     flags |= np.where(open_status & (has_r | (cl != NAT)), FLAG_BITS["close_on_open"], 0)
     flags |= np.where(closed_status & ~has_r, FLAG_BITS["closed_without_date"], 0)

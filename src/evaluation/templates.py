@@ -25,6 +25,10 @@ from evaluation.io import atomic_path
 #: Data rows that carry the drop-down lists of enumerated columns.
 VALIDATION_ROWS = 2000
 
+#: Excel refuses inline drop-down lists longer than this (characters, quotes included);
+#: longer lists are kept on a hidden ``lists`` sheet.
+INLINE_LIST_LIMIT = 255
+
 _TYPE_ZH = {
     "string": "文本 text",
     "integer": "整数 integer",
@@ -80,7 +84,7 @@ def _workbook(ts: schema.TableSchema):
         ws.column_dimensions[letter].width = max(14, len(f.name) + 4, 2 * len(f.label_zh) + 2)
         if f.enum:
             quoted = '"' + ",".join(f.enum) + '"'
-            if len(quoted) <= 255:
+            if len(quoted) <= INLINE_LIST_LIMIT:
                 formula = quoted
             else:  # Excel limits inline lists to 255 characters: keep long lists on a sheet
                 if lists is None:
@@ -123,8 +127,15 @@ def _workbook(ts: schema.TableSchema):
     return wb
 
 
-def write_templates(folder: str | os.PathLike[str]) -> list[Path]:
+def write_templates(folder: str | os.PathLike[str], tables: list[str] | None = None) -> list[Path]:
     """Write ``<table>.xlsx`` for every table of the data model into ``folder``, atomically.
+
+    Parameters
+    ----------
+    folder
+        Destination folder (created if needed).
+    tables
+        Only these tables (default: all, in the data model's order).
 
     Returns
     -------
@@ -134,10 +145,10 @@ def write_templates(folder: str | os.PathLike[str]) -> list[Path]:
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in schema.TABLE_ORDER:
+    for name in tables or schema.TABLE_ORDER:
         target = out / f"{name}.xlsx"
         with atomic_path(target) as tmp:
-            _workbook(schema.TABLES[name]).save(tmp)
+            _workbook(schema.table_schema(name)).save(tmp)
         written.append(target)
     return written
 

@@ -193,6 +193,12 @@ def agrees(published: float, recomputed: float, qualifier: str, unit: str) -> bo
     return False
 
 
+def _fmt(value: float, kind: str) -> str:
+    if kind not in ("count", "share") or value != value:
+        return ""
+    return f"{value:.4f}" if kind == "share" else f"{value:,.0f}"
+
+
 @dataclass
 class Reconciliation:
     """Published figures beside the values recomputed from the microdata."""
@@ -209,7 +215,8 @@ class Reconciliation:
                 f"{int((t['kind'] == 'none').sum())} without a counterpart in the data model.")
 
     def _repr_html_(self) -> str:
-        return f"<p>{html.escape(self.summary())}</p>" + self.table.to_html(index=False, na_rep="")
+        cols = ["key", "quote_zh", "qualifier", "published", "recomputed_text", "kind", "agrees"]
+        return f"<p>{html.escape(self.summary())}</p>" + self.table[cols].to_html(index=False, na_rep="")
 
 
 def reconcile(tables: Mapping[str, pd.DataFrame], year: int = 2020) -> Reconciliation:
@@ -240,4 +247,5 @@ def reconcile(tables: Mapping[str, pd.DataFrame], year: int = 2020) -> Reconcili
                      "agrees": ok, "how": how})
     df = pd.DataFrame(rows)
     df["agrees"] = df["agrees"].astype("boolean")
+    df["recomputed_text"] = [_fmt(v, k) for v, k in zip(df["recomputed"], df["kind"])]
     return Reconciliation(df, year)

@@ -7,7 +7,11 @@ YEAR   ?= 2021
 LANG_  ?= en
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
-.PHONY: install review test lab data notebooks bench clean
+.PHONY: install sysdeps review test lab data notebooks bench clean
+
+# System packages: a CJK font for Chinese figure labels and Chromium for the report's browser test.
+# Installed with apt-get when running as root on Debian/Ubuntu; elsewhere a note says what to install.
+SYSPKGS := fonts-wqy-microhei chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +21,22 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-review: $(STAMP)
+sysdeps:
+	@missing=""; \
+	fc-list :lang=zh 2>/dev/null | grep -q . || missing="$$missing fonts-wqy-microhei"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing system packages:$$missing"; \
+		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else \
+		echo "note: please install the system packages$$missing (Chinese figure labels and the browser test need them)"; \
+	fi
+
+review: $(STAMP) sysdeps
 	$(BIN)/evaluation review data/zhangwan-synthetic --year $(YEAR) --lang $(LANG_) --out reports/
 
-test: $(STAMP)
+test: $(STAMP) sysdeps
 	$(BIN)/python -m pytest $(NBVAL) tests notebooks
 
 lab: $(STAMP)

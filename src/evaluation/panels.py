@@ -51,7 +51,7 @@ def period_code(when: pd.Series | pd.DatetimeIndex, period: str) -> np.ndarray:
     if period not in PERIODS:
         raise ValueError(f"period must be one of {', '.join(PERIODS)}, not {period!r}")
     idx = pd.DatetimeIndex(when)
-    year, month = idx.year.to_numpy(), idx.month.to_numpy()
+    year, month = idx.year.to_numpy().astype("int64"), idx.month.to_numpy().astype("int64")
     if period == "quarter":
         return year * 4 + (month - 1) // 3
     return year * 12 + month - 1
@@ -230,8 +230,9 @@ def survey_panel(
     need = {"wave", "compound_id", item} - set(survey.columns)
     if need:
         raise ValueError(f"table survey lacks column(s) {', '.join(sorted(need))}")
+    # the waves of the whole survey, so that a wave where nobody answered the item still counts
+    waves = np.sort(survey["wave"].dropna().astype("int64").unique())
     s = survey[survey["compound_id"].notna() & survey[item].notna()]
-    waves = np.sort(s["wave"].astype("int64").unique())
     adopted = pd.to_datetime(s["compound_id"].map(adoption))
     first = np.zeros(len(s), dtype="int64")
     # assign from the last wave backwards so the earliest qualifying wave wins

@@ -14,7 +14,10 @@ Estimates follow R ``survival`` and statsmodels ``SurvfuncRight`` exactly:
   ``exp(log S +- z sqrt(var log S))``, upper bound capped at 1; or ``"loglog"`` (Kalbfleisch and
   Prentice; statsmodels ``cloglog``): ``S ** exp(+- z sqrt(var log S) / log S)``;
 * quantile ``q_p``: the first event time with ``S(t) < 1 - p`` (statsmodels ``quantile``; SAS
-  convention. R takes the midpoint of a plateau where ``S`` equals ``1 - p`` exactly);
+  convention). Where ``S`` equals ``1 - p`` exactly in exact arithmetic (common in large logs
+  without early censoring: 401 of 802 requests still open), the floating-point value decides,
+  as in statsmodels, whose arithmetic is reproduced exactly; R instead takes the midpoint of that
+  plateau, so R and this estimate can differ by the gap between two event times there;
 * interval of a quantile (Brookmeyer and Crowley 1982): the set of event times whose pointwise
   transformed interval of ``S(t)`` contains ``1 - p``; the upper limit is the next event time after
   that set (``inf`` when the set reaches the last event), as statsmodels
@@ -36,9 +39,6 @@ CI_METHODS = {
     "loglog": "Greenwood variance, log-log-transformed pointwise interval (Brookmeyer-Crowley with log-log)",
 }
 
-# S(t) is built from sums of logarithms; two values closer than this are treated as equal when a
-# quantile compares S(t) with 1 - p (exact cumulative products would give equality).
-_EPS = 1e-10
 
 
 def _check_method(method: str) -> str:
@@ -98,6 +98,16 @@ def _segment_cumsum(x: np.ndarray, starts: np.ndarray, rep: np.ndarray) -> np.nd
     cs = np.cumsum(x)
     before = np.concatenate(([0.0], cs))[starts]
     return cs - before[rep]
+
+
+def _segment_cumsum_from_zero(x: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Cumulative sum restarting from exactly 0 in each segment (one numpy call per group:
+    bit-identical to a per-group ``np.cumsum``, unlike subtracting a global running sum)."""
+    out = np.empty_like(x)
+    for s, e in zip(starts.tolist(), ends.tolist()):
+        if e > s:
+            np.cumsum(x[s:e], out=out[s:e])
+    return out
 
 
 def kaplan_meier_from_life_table(
@@ -178,14 +188,17 @@ def _km_arrays(gid, time, d, c, groups: pd.DataFrame, presorted: bool = False) -
     gid, time, d, n_risk = gid[ev], time[ev], d[ev], n_risk[ev]
     starts = np.searchsorted(gid, np.arange(n_groups), side="left")
     ends = np.searchsorted(gid, np.arange(n_groups), side="right")
+    # Same arithmetic as statsmodels (log of 1 - d/n, cumulative sum from 0 in each group, exp):
+    # where S(t) equals 1 - p exactly in exact arithmetic, which side a rounded S falls on decides
+    # the quantile, and doing the same operations makes both implementations agree bit for bit.
     q = d / n_risk
     all_fail = q >= 1
-    log_terms = np.log1p(-np.where(all_fail, 0.0, q))
+    log_terms = np.log(np.where(all_fail, 1.0, 1.0 - q))
     gw_terms = np.where(all_fail, 0.0, d / (n_risk * (n_risk - d) + all_fail))
     zero_so_far = _segment_cumsum(all_fail.astype(np.float64), starts, gid) > 0
-    surv = np.exp(_segment_cumsum(log_terms, starts, gid))
+    surv = np.exp(_segment_cumsum_from_zero(log_terms, starts, ends))
     surv[zero_so_far] = 0.0
-    greenwood = _segment_cumsum(gw_terms, starts, gid)
+    greenwood = _segment_cumsum_from_zero(gw_terms, starts, ends)
     greenwood[zero_so_far] = np.inf
     return KaplanMeier(
         groups=groups.reset_index(drop=True),
@@ -271,7 +284,7 @@ def km_quantiles(
         low = np.full(n_groups, np.nan)
         high = np.full(n_groups, np.nan)
         if len(km.gid):
-            below = km.surv < target - _EPS
+            below = km.surv < target
             first = _segment_reduce(np.minimum, np.where(below, idx, big), km.starts, big)
             ok = has_rows & (first < km.ends)
             est[ok] = km.time[first[ok]]

@@ -121,15 +121,13 @@ def test_each_defect_is_reported_at_its_cell(batch_reports, batch, table, row, c
     assert len(hit) >= 1, f"no problem at {table} row {row} column {column}:\n{p.to_string()}"
     assert hit["problem"].str.contains(words, regex=False).any(), hit.to_string()
     assert severity in set(hit["severity"])
-    if value and column in p.columns:
-        pass
-    shown = hit["value"].dropna()
-    if value and not shown.empty and column in {d[3] for d in DEFECTS if d[4] == value}:
-        assert value in set(shown) or "+" in column, hit.to_string()
+    if value:  # the report shows the cell as the user wrote it
+        assert value in set(hit["value"].dropna()), hit.to_string()
 
 
 @pytest.mark.parametrize("batch", ["A", "B", "C"])
 def test_batches_report_nothing_else(batch_reports, batch):
+    """Every problem of a batch is reported at once, and nothing beyond its defects."""
     expected = {(d[1], d[2], d[3]) for d in DEFECTS if d[0] == batch} | SIDE_EFFECTS.get(batch, set())
     assert problems_at(batch_reports[batch]) == expected
 
@@ -143,32 +141,23 @@ def test_duplicate_unit_breaks_the_references_to_the_lost_unit(batch_reports):
 
 def test_duplicate_compound_key_names_every_key_column(ds):
     set_cell(ds, "volunteer_hours", 3, "year", "2019")
-    p = validate_dataset(ds).errors
+    p = validate_table(ds / "volunteer_hours.csv", "volunteer_hours").errors
     assert list(p["column"]) == ["volunteer_id+year"] and list(p["row"]) == [3]
     assert p["value"].iloc[0] == "V01 / 2019"
 
 
-def test_every_problem_is_reported_at_once(ds):
-    set_cell(ds, "units", 3, "unit_type", "city")
-    set_cell(ds, "requests", 2, "rating", "great")
-    set_cell(ds, "requests", 3, "rating", "meh")
-    set_cell(ds, "survey", 2, "weight", "-1")
-    report = validate_dataset(ds)
-    assert {("units", 3, "unit_type"), ("requests", 2, "rating"), ("requests", 3, "rating"),
-            ("survey", 2, "weight")} <= problems_at(report, "error")
-
-
 def test_unknown_column_is_a_warning_but_codebook_items_are_expected(ds):
     set_cell(ds, "compounds", 2, "colour", "red")
+    set_cell(ds, "survey", 2, "favourite_food", "热干面")
     report = validate_dataset(ds)
     assert report.ok
-    assert problems_at(report, "warning") == {("compounds", None, "colour")}
+    assert problems_at(report, "warning") == {("compounds", None, "colour"), ("survey", None, "favourite_food")}
 
 
 def test_missing_required_column(ds):
     df = pd.read_csv(ds / "meetings.csv", dtype=str, keep_default_na=False)
     df.drop(columns="meeting_type").to_csv(ds / "meetings.csv", index=False)
-    report = validate_dataset(ds)
+    report = validate_table(ds / "meetings.csv", "meetings")
     assert ("meetings", None, "meeting_type") in problems_at(report, "error")
     assert "required column is missing" in report.errors["problem"].tolist()
 
@@ -186,7 +175,7 @@ def test_missing_required_table_and_missing_file(ds):
 
 def test_personal_identifier_column_is_an_error_naming_the_column(ds):
     set_cell(ds, "requests", 2, "联系电话", "13812345678")
-    report = validate_dataset(ds)
+    report = validate_table(ds / "requests.csv", "requests")
     assert ("requests", None, "联系电话") in problems_at(report, "error")
 
 
@@ -206,7 +195,6 @@ def test_validate_leaves_every_input_unchanged(ds, tmp_path, capsys):
     set_cell(ds, "requests", 2, "closed_at", "2020-02-28 10:00:00")
     before = _sha(ds)
     assert run_cli(Namespace(dir=str(ds), table=None, out=str(tmp_path / "problems.csv"))) == 1
-    validate_dataset(ds)
     assert _sha(ds) == before
     written = pd.read_csv(tmp_path / "problems.csv")
     assert list(written.columns) == list(PROBLEM_COLUMNS)
@@ -216,7 +204,7 @@ def test_validate_leaves_every_input_unchanged(ds, tmp_path, capsys):
 
 def test_cli_exit_code_zero_with_warnings_only(ds, capsys):
     set_cell(ds, "staffing", 2, "hired", "19")
-    assert run_cli(Namespace(dir=str(ds), table=None, out=None)) == 0
+    assert run_cli(Namespace(dir=str(ds / "staffing.csv"), table=None, out=None)) == 0
     out = capsys.readouterr().out
     assert "exceeds the quota" in out and "OK: 0 errors, 1 warnings" in out
 
@@ -239,7 +227,7 @@ def test_validate_table_on_a_frame_uses_row_numbers_of_the_file(tmp_path):
 
 def test_report_summary_and_html(ds):
     set_cell(ds, "requests", 4, "channel", "wechat")
-    report = validate_dataset(ds)
+    report = validate_table(ds / "requests.csv", "requests")
     assert "1 errors" in report.summary() and "channel" in report.summary()
     assert "<table" in report._repr_html_() and "wechat" in report._repr_html_()
     assert report.first_error().startswith("requests row 4 column channel")
@@ -249,3 +237,18 @@ def test_every_table_of_the_schema_has_a_fixture():
     names = {p.stem for p in MINIMAL.glob("*.csv")}
     required = {n for n, t in schema.TABLES.items() if t.required_table}
     assert required <= names
+
+
+def test_bundled_district_validates_without_errors(bundled_dir):
+    if not (bundled_dir / "datapackage.json").is_file():
+        pytest.skip("data/zhangwan-synthetic has not been generated")
+    import time
+
+    before = _sha(bundled_dir)
+    t0 = time.perf_counter()
+    report = validate_dataset(bundled_dir)
+    seconds = time.perf_counter() - t0
+    assert report.ok, report.errors.head(20).to_string()
+    assert _sha(bundled_dir) == before
+    # contract: under ~10 s for ~180k requests (about 2 s on an idle machine)
+    assert seconds < 15, f"validation took {seconds:.1f} s"

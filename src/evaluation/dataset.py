@@ -74,12 +74,13 @@ def parse_column(raw: pd.Series, ftype: str, timezone: str = schema.DEFAULT_TZ) 
     if raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype):
         # text: surrounding spaces are not data, and an empty cell is a missing cell
         text = _as_text(raw)
-        raw = text.where(text != "", None)
+        empty = (text == "").to_numpy(dtype=bool, na_value=False)
+        raw = text.where(~empty) if empty.any() else text
     present = raw.notna().to_numpy()
     if not present.any():  # an empty optional column: skip the parsing machinery
         return _empty(len(raw), ftype, timezone, raw.index), np.zeros(len(raw), dtype=bool)
     if ftype == "string":
-        return raw.astype("str"), np.zeros(len(raw), dtype=bool)
+        return (raw if raw.dtype == "str" else raw.astype("str")), np.zeros(len(raw), dtype=bool)
     if ftype in ("integer", "year", "number"):
         if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
             num = raw.astype("float64")
@@ -124,11 +125,16 @@ def _parse_times(raw: pd.Series, tz: str, aware: bool) -> tuple[pd.Series, np.nd
         if aware:
             ts = ts.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
         return ts, np.zeros(len(raw), bool)
-    text = _as_text(raw)
-    if text.str.contains("年", regex=False).any():
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = raw if raw.dtype == "str" else _as_text(raw)
+    arr = pa.array(text.array)  # Arrow's RE2 directly: pandas' .str.contains is 10x slower per call
+    if pc.any(pc.match_substring(arr, "年")).as_py():
         text = text.str.replace("年", "-", regex=False).str.replace("月", "-", regex=False).str.replace("日", "", regex=False)
-    has_offset = text.str.contains(_OFFSET, regex=True).fillna(False).to_numpy(dtype=bool)
-    naive = pd.to_datetime(text.where(~has_offset), format="ISO8601", errors="coerce")
+        arr = pa.array(text.array)
+    has_offset = np.asarray(pc.fill_null(pc.match_substring_regex(arr, _OFFSET), False), dtype=bool)
+    naive = pd.to_datetime(text.where(~has_offset) if has_offset.any() else text, format="ISO8601", errors="coerce")
     naive = _in_ns_range(naive)
     if aware:
         out = naive.astype("datetime64[ns]").dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
@@ -166,6 +172,9 @@ def _in_ns_range(ts: pd.Series) -> pd.Series:
     if ts.dtype == object:
         ts = pd.to_datetime(ts, errors="coerce", utc=True)
     naive = ts.dt.tz_localize(None) if getattr(ts.dt, "tz", None) is not None else ts
+    lo, hi = naive.min(), naive.max()
+    if pd.isna(lo) or (lo >= _NS_MIN and hi < _NS_MAX):
+        return ts
     ok = naive.isna() | ((naive >= _NS_MIN) & (naive < _NS_MAX))
     return ts.where(ok)
 

@@ -417,9 +417,12 @@ def screen_personal_data(df: pd.DataFrame, table: str | None, source: str, pii: 
         if kind is None:
             continue
         if pii == "refuse":
+            hint = ""
+            if "header" in kind and ("name" in str(col).lower() or "名" in str(col)):
+                hint = " (if it is the name of a place, call the column name_zh or 名称)"
             raise PersonalDataError(
                 f"{source}: column {col!r} looks like {kind}; the data model stores no personal "
-                "identifiers: remove the column, or load with pii='hash' and a secret salt",
+                f"identifiers: remove the column, or load with pii='hash' and a secret salt{hint}",
                 path=source,
                 column=str(col),
                 kind=kind,

@@ -62,7 +62,14 @@ def rule_periods(freq: str, year: int, calendar: WorkCalendar, until=None) -> pd
     df = pd.DataFrame({"period": labels, "start": starts, "end": ends})
     if until is not None:
         df = df[df["end"] <= _day(until)]
-    has_workday = [len(calendar.working_days(s, e)) > 0 for s, e in zip(df["start"], df["end"])]
+    if len(df) == 0:
+        return df.reset_index(drop=True)
+    days = pd.date_range(df["start"].min(), df["end"].max(), freq="D")
+    # working days up to and including each day; a period has one if the count rises across it
+    cum = np.concatenate([[0], np.cumsum(calendar.is_working_day(days))])
+    first = days.searchsorted(df["start"])
+    last = days.searchsorted(df["end"])
+    has_workday = (cum[last + 1] - cum[first]) > 0
     return df[has_workday].reset_index(drop=True)
 
 

@@ -44,8 +44,8 @@ import pandas as pd
 from evaluation import catalog
 from evaluation.cadence import RULE_WORDS, RULES, cadence_counts, duty_counts
 from evaluation.calendar import WorkCalendar
-from evaluation.results import IndicatorResult, indicator_frame
-from evaluation.rollup import LEVELS, UnitTree, ratio_table, rollup_counts
+from evaluation.results import IndicatorResult, add_flag, indicator_frame
+from evaluation.rollup import LEVELS, UnitTree, rollup_long
 
 #: facility types that count as community service space (see the module docstring)
 SERVICE_SPACE_TYPES = ("service_centre", "community_room", "party_complex")
@@ -378,10 +378,9 @@ def registry_indicators(ds: Mapping[str, pd.DataFrame], year: int, level: str | 
     as_of_ts = pd.Timestamp(as_of).normalize() if as_of is not None else default_as_of(year, cutoff)
     counts = base_counts(ds, year, as_of_ts, calendar, cutoff, tree)
     wanted = set(indicators) if indicators is not None else None
-    frames = []
+    counts = [bc for bc in counts if wanted is None or bc.indicator in wanted]
+    meta = {}
     for bc in counts:
-        if wanted is not None and bc.indicator not in wanted:
-            continue
         entry = catalog.get(bc.indicator)
         if bc.kind == "stock":
             period = as_of_ts.strftime("%Y-%m-%d")
@@ -394,16 +393,33 @@ def registry_indicators(ds: Mapping[str, pd.DataFrame], year: int, level: str | 
         flags = bc.flags
         if bc.kind == "stock" and as_of is None and as_of_ts < pd.Timestamp(year, 12, 31):
             flags = ";".join(x for x in (flags, "as_of_cutoff") if x)
+        meta[bc.indicator] = {"entry": entry, "period": period, "method": method, "flags": flags}
+    frames = []
+    if counts:
+        long = pd.concat([bc.base.assign(indicator=bc.indicator) for bc in counts], ignore_index=True)
         for lv in levels:
-            if lv not in entry.levels:
+            ids_here = [i for i, m in meta.items() if lv in m["entry"].levels]
+            if not ids_here:
                 continue
-            summed = rollup_counts(bc.base, tree, lv, entry.scope)
-            frames.append(ratio_table(summed, bc.indicator, lv, period, entry.scale, method, flags))
-    table = indicator_frame(pd.concat(frames, ignore_index=True)) if frames else indicator_frame([])
+            part = long[long["indicator"].isin(ids_here)]
+            summed = rollup_long(part, tree, lv, {i: meta[i]["entry"].scope for i in ids_here})
+            summed["level"] = lv
+            frames.append(summed)
+    if frames:
+        t = pd.concat(frames, ignore_index=True)
+        num, den = t["numerator"].astype("float64"), t["denominator"].astype("float64")
+        scale = t["indicator"].map({i: m["entry"].scale for i, m in meta.items()}).astype("float64")
+        t["value"] = (scale * num / den.where(den > 0)).where(den > 0)
+        for col in ("period", "method", "flags"):
+            t[col] = t["indicator"].map({i: m[col] for i, m in meta.items()})
+        t["flags"] = add_flag(t["flags"].astype("str"), den.to_numpy() <= 0, "zero_denominator")
+        table = indicator_frame(t)
+    else:
+        table = indicator_frame([])
     order = {iid: i for i, iid in enumerate(catalog.CATALOG)}
-    table = table.sort_values(["indicator", "level", "unit_id"], key=lambda s: s.map(order) if s.name == "indicator"
-                              else s.map({lv: i for i, lv in enumerate(LEVELS[::-1])}) if s.name == "level" else s,
-                              kind="stable").reset_index(drop=True)
+    level_order = {lv: i for i, lv in enumerate(LEVELS[::-1])}
+    table = (table.assign(_i=table["indicator"].map(order), _l=table["level"].map(level_order))
+             .sort_values(["_i", "_l", "unit_id"], kind="stable").drop(columns=["_i", "_l"]).reset_index(drop=True))
     notes = [
         "Complete registries: counts, not samples; no sampling interval.",
         "Ratios are pooled up the hierarchy (numerators and denominators summed), never averaged.",

@@ -157,3 +157,34 @@ def ratio_table(counts: pd.DataFrame, indicator: str, level: str, period: str, s
     })
     df["flags"] = add_flag(df["flags"], den.to_numpy() <= 0, "zero_denominator")
     return indicator_frame(df)
+
+
+def rollup_long(base: pd.DataFrame, tree: UnitTree, level: str, scopes: Mapping[str, str]) -> pd.DataFrame:
+    """Roll up many indicators at once (the vectorised form of :func:`rollup_counts`).
+
+    Parameters
+    ----------
+    base
+        Long table: ``indicator``, ``unit_id`` (base unit), ``numerator``, ``denominator``, ``n``.
+    scopes
+        Indicator id -> scope (``urban``, ``rural``, ``all``): which units of ``level`` get a row.
+
+    Returns
+    -------
+    Long table with one row per indicator and unit of ``level`` in its scope (zeros where no base
+    unit lies below it).
+    """
+    cols = ["numerator", "denominator", "n"]
+    unknown = ~base["unit_id"].isin(tree.lineage.index)
+    if unknown.any():
+        raise ValueError(f"unit {base.loc[unknown, 'unit_id'].iloc[0]!r} is not in the units or compounds table")
+    b = base[["indicator"] + cols].copy()
+    b["unit_id"] = tree.lineage[level].reindex(base["unit_id"].to_numpy()).to_numpy()
+    b = b[b["unit_id"].notna()]
+    summed = b.groupby(["indicator", "unit_id"], sort=False)[cols].sum()
+    units_by_scope = {s: tree.units(level, s) for s in set(scopes.values())}
+    inds = list(pd.unique(base["indicator"]))
+    ind_arr = np.concatenate([np.repeat(i, len(units_by_scope[scopes[i]])) for i in inds]) if inds else np.array([])
+    unit_arr = np.concatenate([units_by_scope[scopes[i]].to_numpy(dtype=object) for i in inds]) if inds else np.array([])
+    idx = pd.MultiIndex.from_arrays([ind_arr, unit_arr], names=["indicator", "unit_id"])
+    return summed.reindex(idx, fill_value=0.0).reset_index()

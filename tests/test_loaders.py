@@ -294,3 +294,14 @@ def test_bundled_district_loads_with_contract_dtypes(bundled):
     assert len(ds["requests"]) > 100_000 and ds.cutoff is not None
     # contract: well under 2 s on an idle machine; a generous bound keeps shared CI from flaking
     assert seconds < 6, f"loading took {seconds:.1f} s"
+
+
+def test_load_dataset_refuses_or_hashes_personal_columns(tmp_path):
+    shutil.copy(MINIMAL / "units.csv", tmp_path / "units.csv")
+    (tmp_path / "volunteers.csv").write_text(
+        "volunteer_id,community_id,registered_on,姓名\nV01,C01,2019-03-05,李四\n", encoding="utf-8")
+    with pytest.raises(PersonalDataError, match="volunteers.csv: column '姓名'"):
+        load_dataset(tmp_path)
+    ds = load_dataset(tmp_path, pii="hash", salt="secret")
+    assert ds["volunteers"]["姓名"].str.fullmatch(r"[0-9a-f]{16}").all()
+    assert "姓名" not in load_dataset(tmp_path, pii="drop")["volunteers"]

@@ -334,7 +334,12 @@ def likert_items(codebook: pd.DataFrame | None) -> list[str]:
     return [str(x).strip() for x in codebook["item"].dropna().tolist()]
 
 
-def load_dataset(path: str | os.PathLike[str], validate: bool = False) -> Dataset:
+def load_dataset(
+    path: str | os.PathLike[str],
+    validate: bool = False,
+    pii: str = "refuse",
+    salt: str | None = None,
+) -> Dataset:
     """Load every table of a dataset folder, typed by the data model.
 
     Parameters
@@ -345,6 +350,10 @@ def load_dataset(path: str | os.PathLike[str], validate: bool = False) -> Datase
     validate
         Run :func:`evaluation.validate.validate_dataset` first and raise ``ValueError`` listing
         the first errors if there are any.
+    pii, salt
+        What to do with columns that look like personal identifiers (see
+        :func:`evaluation.loaders.read_table`): ``"refuse"`` (default), ``"hash"`` with a secret
+        ``salt``, or ``"drop"``.
 
     Returns
     -------
@@ -360,7 +369,10 @@ def load_dataset(path: str | os.PathLike[str], validate: bool = False) -> Datase
     files, meta = table_files(root)
     tz = str(meta.get("timezone") or schema.DEFAULT_TZ)
     cutoff = _parse_cutoff(meta.get("cutoff"), tz, str(root / "datapackage.json"))
-    raws = {name: read_table(p, table=name if name in schema.TABLES else None) for name, p in files.items()}
+    raws = {
+        name: read_table(p, table=name if name in schema.TABLES else None, pii=pii, salt=salt)
+        for name, p in files.items()
+    }
     items = likert_items(raws.get("survey_codebook"))
     tables: dict[str, pd.DataFrame] = {}
     for name in [t for t in schema.TABLE_ORDER if t in raws] + [t for t in raws if t not in schema.TABLES]:

@@ -145,7 +145,11 @@ class _Problems:
         out = pd.concat(self.parts, ignore_index=True)
         for c in ("table", "column", "value", "problem", "severity"):
             out[c] = out[c].astype("str")
-        return out[list(PROBLEM_COLUMNS)]
+        # in the order a person fixes them: package, then tables in dependency order, by row
+        rank = {name: i for i, name in enumerate(("datapackage",) + schema.TABLE_ORDER)}
+        key = out["table"].map(rank).fillna(len(rank)).astype("int64")
+        out = out.assign(_t=key, _r=out["row"].fillna(0)).sort_values(["_t", "_r"], kind="stable")
+        return out[list(PROBLEM_COLUMNS)].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- one table

@@ -289,30 +289,54 @@ def _fmt(x: float) -> str:
 # --------------------------------------------------------------------------- estimation
 
 
+def _two_way_demean(v: np.ndarray, a: np.ndarray, b: np.ndarray, tol: float = 1e-13, max_iter: int = 10_000) -> np.ndarray:
+    """Residual of ``v`` on dummies of ``a`` and ``b`` (integer codes) by alternating projections.
+
+    One sweep is exact on a balanced panel; an unbalanced one converges geometrically (the
+    method of alternating projections behind ``reghdfe`` and ``fixest``).
+    """
+    out = v - v.mean()
+    na, nb = np.bincount(a), np.bincount(b)
+    for _ in range(max_iter):
+        prev = out
+        out = out - (np.bincount(a, out) / na)[a]
+        out = out - (np.bincount(b, out) / nb)[b]
+        if np.max(np.abs(out - prev)) <= tol * (1 + np.max(np.abs(out))):
+            break
+    return out
+
+
 def twfe(data: pd.DataFrame, outcome: str, unit: str, time: str, first_treated: str,
          cluster: str | None = None, alpha: float = 0.05) -> dict[str, Any]:
     """Naive TWFE: OLS of ``outcome`` on the treated-and-post dummy with unit and period dummies.
 
     ``D_it = 1`` when unit ``i`` has adopted by period ``t`` (``first_treated > 0`` and
-    ``time >= first_treated``). Standard errors are cluster-robust (CR1, statsmodels
-    ``cov_type="cluster"``) by ``cluster`` (default: the unit).
+    ``time >= first_treated``). The coefficient comes from the within (Frisch-Waugh-Lovell)
+    regression after sweeping out both sets of dummies; the standard error is cluster-robust CR1 by
+    ``cluster`` (default the unit) with the small-sample factor ``G/(G-1) * (N-1)/(N-K)``, ``K``
+    counting the dummies, i.e. what statsmodels ``OLS(...).fit(cov_type="cluster")`` gives on the
+    full dummy regression (``tests/test_impact.py`` checks that equality).
     """
-    import statsmodels.api as sm
-
-    d = data[[outcome, unit, time, first_treated] + ([cluster] if cluster and cluster not in (unit,) else [])].dropna(subset=[outcome])
-    treated = ((d[first_treated] > 0) & (d[time] >= d[first_treated])).astype(float)
-    X = pd.concat([
-        treated.rename("treated"),
-        pd.get_dummies(d[unit].astype(str), prefix="u", drop_first=True, dtype=float),
-        pd.get_dummies(d[time].astype(str), prefix="t", drop_first=True, dtype=float),
-    ], axis=1)
-    X.insert(0, "const", 1.0)
+    cols = list(dict.fromkeys([outcome, unit, time, first_treated] + ([cluster] if cluster else [])))
+    d = data[cols].dropna(subset=[outcome])
+    D = ((d[first_treated] > 0) & (d[time] >= d[first_treated])).to_numpy(dtype=float)
+    a, b = pd.factorize(d[unit])[0], pd.factorize(d[time])[0]
+    y = _two_way_demean(d[outcome].to_numpy(dtype=float), a, b)
+    x = _two_way_demean(D, a, b)
+    sxx = float(x @ x)
+    if sxx <= 1e-12 * max(len(x), 1):
+        raise ValueError("the treatment dummy has no variation left after unit and period effects")
+    beta = float(x @ y) / sxx
+    u = y - beta * x
     groups = pd.factorize(d[cluster or unit])[0]
-    fit = sm.OLS(d[outcome].astype(float).to_numpy(), X.to_numpy()).fit(cov_type="cluster", cov_kwds={"groups": groups})
-    b, se = float(fit.params[1]), float(fit.bse[1])
-    lo, hi = fit.conf_int(alpha)[1]
-    return {"att": b, "se": se, "ci_low": float(lo), "ci_high": float(hi), "n": int(len(d)),
-            "clusters": int(groups.max() + 1), "cluster": cluster or unit}
+    G, N = int(groups.max() + 1), len(d)
+    K = 1 + (a.max() + 1) + (b.max() + 1) - 1  # treated + unit dummies + period dummies (one absorbed)
+    meat = float(np.sum(np.bincount(groups, x * u) ** 2))
+    se = float(np.sqrt(meat / sxx**2 * G / (G - 1) * (N - 1) / (N - K)))
+    # statsmodels uses the normal distribution for cluster-robust intervals by default; so do we
+    z = scipy.stats.norm.ppf(1 - alpha / 2)
+    return {"att": beta, "se": se, "ci_low": beta - z * se, "ci_high": beta + z * se, "n": int(N),
+            "clusters": G, "cluster": cluster or unit}
 
 
 def _event_pretest(dyn) -> dict[str, Any]:

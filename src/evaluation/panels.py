@@ -167,7 +167,8 @@ def request_panel(
         "rated": g["rated"].sum(),
         "satisfaction_rate": g["score"].mean(),
     })
-    ids = sorted(set(work["compound_id"]) | (set(compounds["compound_id"]) if compounds is not None else set()))
+    ids = sorted(set(work["compound_id"].unique().tolist())
+                 | (set(compounds["compound_id"].unique().tolist()) if compounds is not None else set()))
     periods = np.arange(codes.min(), codes.max() + 1) if len(codes) else np.array([], dtype=int)
     full = pd.MultiIndex.from_product([ids, periods], names=["compound_id", "period"])
     panel = cells.reindex(full).reset_index()

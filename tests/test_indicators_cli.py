@@ -73,3 +73,19 @@ def test_register_provider(monkeypatch):
     monkeypatch.setattr(indicators, "PROVIDERS", dict(indicators.PROVIDERS))
     indicators.register_provider("extra", "evaluation.coverage:indicator_provider")
     assert indicators.PROVIDERS["extra"] == "evaluation.coverage:indicator_provider"
+
+
+def test_survey_outcomes_join_when_the_survey_has_them(bundled_dir):
+    if not (bundled_dir / "datapackage.json").exists():
+        pytest.skip("the bundled district is not built")
+    from evaluation.dataset import load_dataset
+
+    ds = load_dataset(bundled_dir)
+    res = indicators.collect_indicators(ds, 2020, "district",
+                                        {"outcome": "evaluation.indicators:survey_provider"})
+    assert set(res.table["indicator"]) == {"out.resident_satisfaction", "out.trust_party_org", "out.perceived_improvement"}
+    assert res.table["ci_low"].notna().all()  # survey rows keep their design-based intervals
+    # no wave 2019 in the bundled survey -> skipped, not an error
+    assert indicators.survey_provider(ds, 1999, "district") is None
+    # the minimal fixture's survey asks other items: skipped
+    assert indicators.survey_provider(load_dataset(FIXTURE), 2020, "district") is None

@@ -31,8 +31,22 @@ Provider = Callable[[Mapping[str, pd.DataFrame], int, str], object]
 PROVIDERS: dict[str, str | Provider] = {
     "registry": "evaluation.coverage:indicator_provider",
     "service": "evaluation.requests:indicator_provider",
-    "outcome": "evaluation.survey:indicator_provider",
+    "outcome": "evaluation.indicators:survey_provider",
 }
+
+
+def survey_provider(ds: Mapping[str, pd.DataFrame], year: int, level: str):
+    """Survey outcomes (``out.*``) of the wave ``year`` via :func:`evaluation.survey.survey_indicators`;
+    ``None`` when the dataset has no survey rows for that wave."""
+    if "survey" not in ds or not pd.to_numeric(ds["survey"]["wave"], errors="coerce").eq(year).any():
+        return None
+    from evaluation.survey import OUTCOME_INDICATORS, survey_indicators
+
+    # a user's survey may not ask the outcome items: then there are no outcome indicators, not an error
+    items = {item for kind, item in OUTCOME_INDICATORS.values() if kind == "mean"}
+    if not items <= set(ds["survey"].columns):
+        return None
+    return survey_indicators(ds, year, level)
 
 
 def register_provider(name: str, provider: str | Provider) -> None:
@@ -76,7 +90,7 @@ def collect_indicators(ds: Mapping[str, pd.DataFrame], year: int, level: str = "
         out = func(ds, year, level)
         if out is None:
             skipped.append(name)
-            notes.append(f"{name} indicators: the dataset lacks the tables they need")
+            notes.append(f"{name} indicators: the dataset lacks the tables or columns they need")
             continue
         table = out.table if hasattr(out, "table") else out
         frames.append(indicator_frame(table))

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from statistics import NormalDist
 
 CI_METHODS = {
     "log": "Greenwood variance, log-transformed pointwise interval (R survival default)",
@@ -269,7 +269,7 @@ def km_quantiles(
     within follow-up; ``ci_high`` is ``inf`` when the interval is open upwards).
     """
     _check_method(method)
-    z = norm.ppf(1 - alpha / 2)
+    z = NormalDist().inv_cdf(1 - alpha / 2)
     n_groups = km.n_groups
     idx = np.arange(len(km.gid))
     big = len(km.gid) + 1
@@ -317,7 +317,7 @@ def km_survival_at(
     returned as missing).
     """
     _check_method(method)
-    z = norm.ppf(1 - alpha / 2)
+    z = NormalDist().inv_cdf(1 - alpha / 2)
     frames = []
     n_groups = km.n_groups
     for t in times:

@@ -60,7 +60,10 @@ def test_labels_messages_patterns_and_fallbacks():
     assert catalog.message("no such key") == "no such key"
     # impact ids are labelled by the imp.* pattern; unknown breakdowns fall back to their parent
     assert catalog.get("imp.att_satisfaction").pillar == "impact"
-    assert catalog.get("imp.red_property_att").name_en.startswith("Effect of red-property")
+    # the longest pattern wins: impact ids are imp.<milestone>.<outcome>.<aggregation>
+    red = catalog.get("imp.red_property.satisfaction.simple")
+    assert red.name_en == "Effect of red-property adoption: satisfaction.simple" and red.scope == "urban"
+    assert catalog.label("imp.policy.x", "zh") == "政策效应: policy.x"
     sub = catalog.get("svc.resolution_rate.by_category")
     assert sub.pillar == "service" and sub.direction == "higher"
     assert catalog.label("zzz.unknown") == "zzz.unknown"

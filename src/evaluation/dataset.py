@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from evaluation import schema
 from evaluation.loaders import READABLE, read_table
@@ -38,12 +40,28 @@ from evaluation.loaders import READABLE, read_table
 _TRUE = ("true", "t", "yes", "y", "1", "1.0", "是", "有", "√", "对")
 _FALSE = ("false", "f", "no", "n", "0", "0.0", "否", "无", "×", "错")
 _BOOL = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
+_BOOL_KEYS = pa.array(list(_BOOL), type=pa.string())
+_BOOL_VALUES = np.array(list(_BOOL.values()), dtype=bool)
 _OFFSET = r"(?:[zZ]|[+-]\d{2}:?\d{2})$"
 # datetime64[ns] spans 1677-09-21 .. 2262-04-11; anything outside is a typing error, not a date
 _NS_MIN, _NS_MAX = pd.Timestamp("1678-01-01"), pd.Timestamp("2262-01-01")
 
 
 # --------------------------------------------------------------------------- typing cells
+
+
+def _clean_text(raw: pd.Series) -> pa.Array:
+    """Raw cells as an Arrow string array, stripped, empty strings missing (Arrow: ~4x faster than .str)."""
+    if raw.dtype == "str":
+        arr = pa.array(raw.array)
+    else:
+        arr = pa.array(raw.astype("str").array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.type != pa.string():
+        arr = arr.cast(pa.string())
+    stripped = pc.utf8_trim_whitespace(arr)
+    return pc.if_else(pc.equal(stripped, ""), pa.scalar(None, pa.string()), stripped)
 
 
 def _as_text(raw: pd.Series) -> pd.Series:
@@ -71,35 +89,44 @@ def parse_column(raw: pd.Series, ftype: str, timezone: str = schema.DEFAULT_TZ) 
         ``bad`` is true where the cell holds a value that is not a valid ``ftype`` (missing
         cells are not bad: ``required`` is checked separately).
     """
-    if raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype):
+    is_text = raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype)
+    if is_text:
         # text: surrounding spaces are not data, and an empty cell is a missing cell
-        text = _as_text(raw)
-        empty = (text == "").to_numpy(dtype=bool, na_value=False)
-        raw = text.where(~empty) if empty.any() else text
-    present = raw.notna().to_numpy()
+        arr = _clean_text(raw)
+        present = np.asarray(pc.is_valid(arr), dtype=bool)
+        raw = pd.Series(pd.array(arr, dtype="str"), index=raw.index, name=raw.name)
+    else:
+        present = raw.notna().to_numpy()
     if not present.any():  # an empty optional column: skip the parsing machinery
         return _empty(len(raw), ftype, timezone, raw.index), np.zeros(len(raw), dtype=bool)
     if ftype == "string":
-        return (raw if raw.dtype == "str" else raw.astype("str")), np.zeros(len(raw), dtype=bool)
+        return (raw if is_text else raw.astype("str")), np.zeros(len(raw), dtype=bool)
     if ftype in ("integer", "year", "number"):
-        if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+        if not is_text and pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
             num = raw.astype("float64")
         else:
-            text = _as_text(raw).str.replace(",", "", regex=False)
+            text = raw if is_text else _as_text(raw)
+            if is_text and pc.any(pc.match_substring(arr, ",")).as_py():  # 1,200
+                text = text.str.replace(",", "", regex=False)
             num = pd.to_numeric(text, errors="coerce").astype("float64")
         bad = present & num.isna().to_numpy()
         if ftype == "number":
             return num, bad
-        frac = (num % 1).to_numpy()
-        nonint = present & ~np.isnan(frac) & (frac != 0)
-        num = num.where(~nonint)
+        values = num.to_numpy()
+        nonint = present & ~np.isnan(values) & (np.mod(values, 1, where=~np.isnan(values), out=np.zeros_like(values)) != 0)
+        if nonint.any():
+            num = num.where(~nonint)
         return num.astype("Int64"), bad | nonint
     if ftype == "boolean":
         if pd.api.types.is_bool_dtype(raw.dtype):
             return raw.astype("boolean"), np.zeros(len(raw), dtype=bool)
-        text = _as_text(raw).str.lower()
-        out = text.map(_BOOL).astype("boolean")
-        return out, present & out.isna().to_numpy()
+        lower = pc.utf8_lower(arr if is_text else _clean_text(raw))
+        pos = pc.index_in(lower, value_set=_BOOL_KEYS)
+        found = np.asarray(pc.is_valid(pos), dtype=bool)
+        idx = np.asarray(pc.fill_null(pos, 0), dtype="int64")
+        out = pd.array(np.where(found, _BOOL_VALUES[idx], False), dtype="boolean")
+        out[~found] = pd.NA
+        return pd.Series(out, index=raw.index, name=raw.name), present & ~found
     if ftype == "date":
         ts, bad = _parse_times(raw, timezone, aware=False)
         return ts.dt.normalize(), bad
@@ -125,9 +152,6 @@ def _parse_times(raw: pd.Series, tz: str, aware: bool) -> tuple[pd.Series, np.nd
         if aware:
             ts = ts.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
         return ts, np.zeros(len(raw), bool)
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     text = raw if raw.dtype == "str" else _as_text(raw)
     arr = pa.array(text.array)  # Arrow's RE2 directly: pandas' .str.contains is 10x slower per call
     if pc.any(pc.match_substring(arr, "年")).as_py():

@@ -171,6 +171,8 @@ def test_missing_required_table_and_missing_file(ds):
     errs = report.errors
     assert errs.loc[errs["table"] == "staffing", "problem"].tolist() == ["required table is missing"]
     assert errs.loc[errs["table"] == "funding", "problem"].str.contains("funding.csv").all()
+    assert errs.loc[errs["table"].isin(["staffing", "funding"]), "row"].isna().all()
+    assert run_cli(Namespace(dir=str(ds), table=None, out=None)) == 1  # table-level rows print too
 
 
 def test_personal_identifier_column_is_an_error_naming_the_column(ds):

@@ -551,7 +551,7 @@ def run_cli(args) -> int:
 
         write_table(problems, args.out)
     if not problems.empty:
-        shown = problems.head(PRINT_LIMIT).fillna("")
+        shown = problems.head(PRINT_LIMIT).astype(object).where(problems.head(PRINT_LIMIT).notna(), "")
         print(shown.to_string(index=False))
         if len(problems) > PRINT_LIMIT:
             print(f"... and {len(problems) - PRINT_LIMIT:,} more problems; write them all with --out FILE")

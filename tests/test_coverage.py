@@ -267,7 +267,7 @@ def test_in_force_sets_never_shrink_when_nothing_ended(data, offsets):
         assert all(a <= b for a, b in zip(sets, sets[1:]))
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(milestone_rows(), st.integers(0, 5 * 365), st.integers(1, 3 * 365))
 def test_coverage_never_decreases_when_nothing_ended(data, first, step):
     n, rows = data

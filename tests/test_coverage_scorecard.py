@@ -90,3 +90,18 @@ def test_scorecard_from_a_dataset():
     assert t.loc["par.red_property_coverage", "previous_value"] == pytest.approx(1 / 3)
     assert t.loc["par.red_property_coverage", "status"] == "not_met"
     assert t.loc["par.red_property_coverage", "trend"] == "unchanged"
+
+
+def test_registry_result_scorecard_method():
+    from evaluation.coverage import registry_indicators
+    from evaluation.dataset import load_dataset
+
+    ds = load_dataset(FIXTURE)
+    cur, prev = registry_indicators(ds, 2020), registry_indicators(ds, 2019)
+    t = cur.scorecard(prev, year=2020).table.set_index("indicator")
+    # fixture: P02's branch ended on 2019-12-31 and the end date is exclusive, so as of 2019-12-31 only P01
+    # has a branch: 1/3 in both years
+    assert t.loc["org.compound_branch_coverage", "previous_value"] == pytest.approx(1 / 3)
+    # hires: staffing has 2020 rows only -> 2019 fill is missing (zero denominator), so no change
+    assert pd.isna(t.loc["sup.worker_quota_fill", "previous_value"]) and pd.isna(t.loc["sup.worker_quota_fill", "change"])
+    assert t.loc["sup.worker_quota_fill", "value"] == pytest.approx(37 / 38)

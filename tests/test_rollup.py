@@ -74,7 +74,7 @@ def count_tables(draw):
     return units, base
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(count_tables())
 def test_district_equals_sum_of_streets_and_communities(data):
     units, base = data

@@ -317,6 +317,14 @@ class RegistryIndicators(IndicatorResult):
         w.columns = [catalog.label(c, lang) for c in w.columns]
         return w
 
+    def scorecard(self, previous: RegistryIndicators | pd.DataFrame | None = None, targets: pd.DataFrame | None = None,
+                  year: int | None = None, lang: str = "en"):
+        """Set these values against their targets and ``previous`` (see :mod:`evaluation.scorecard`)."""
+        from evaluation.scorecard import build_scorecard
+
+        prev = previous.table if isinstance(previous, IndicatorResult) else previous
+        return build_scorecard(self.table, prev, targets, year, lang)
+
     def plot(self, indicator: str, level: str | None = None, ax=None, lang: str = "en"):
         """Horizontal bars of ``indicator`` by unit at ``level``, with the catalogue target as a line."""
         import matplotlib.pyplot as plt

@@ -80,11 +80,25 @@ def test_survey_satisfaction_recovers_planted_effect(ds, truth):
     assert any("repeated cross-sections" in n for n in res.notes)
 
 
+def test_options_covariates_not_yet_treated_community_clusters(ds, truth):
+    """Covariate-adjusted (doubly robust, households), not-yet-treated controls, SEs clustered by
+    community through the seeded multiplier bootstrap: still covers the planted effect."""
+    res = impact.red_property_impact(ds, "satisfaction_rate", est_method="dr", covariates=["households"],
+                                     control_group="notyettreated", cluster="community_id", biters=299)
+    ok, info = _covers(res, truth["compound_quarter"]["satisfaction_rate"])
+    assert ok, info
+    assert res.params["covariates"] == ["households"] and res.params["control_group"] == "notyettreated"
+    assert "clustered by community_id" in res.params["inference"]
+    assert "not-yet-treated" in res.table["method"].iloc[0]
+
+
 def test_table_ids_and_plain_language(hours):
     t = hours.table
     p = "imp.red_property.mean_resolution_hours"
     assert {f"{p}.simple", f"{p}.twfe", f"{p}.dynamic.e0", f"{p}.dynamic.e-1", f"{p}.group.2020Q3",
-            f"{p}.calendar.2021Q3"} <= set(t["indicator"])
+            f"{p}.calendar.2021Q3", f"{p}.pretest_event_p"} <= set(t["indicator"])
+    assert hours.params["min_cohort_units"] < impact.SMALL_COHORT
+    assert "few_units_per_cohort" in t.set_index("indicator").loc[f"{p}.pretest_p", "flags"]
     assert (t["unit_id"] == "ZW").all() and (t["level"] == "district").all()
     text = hours.plain_language()
     assert "red property" in text and "not random" in text and "anticipation" in text

@@ -290,3 +290,9 @@ def test_coverage_never_decreases_when_nothing_ended(data, first, step):
     # party-led coverage is a ratio over committees (the denominator grows too): its numerator cannot fall
     sel = a.index.get_level_values(0) == "par.party_led_oc_coverage"
     assert (b.loc[sel, "numerator"].to_numpy() >= a.loc[sel, "numerator"].to_numpy()).all()
+
+
+def test_summary_lists_district_values(result):
+    s = result.summary()
+    assert "Red-property coverage (compounds): 50.0% (2 / 4; 2020-12-31)" in s
+    assert "Funding per urban community (yuan): 166,667 (500,000 yuan / 3; 2020)" in s

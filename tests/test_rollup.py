@@ -137,3 +137,12 @@ def test_registry_rollups_are_consistent(ds):
     # no infinities anywhere, and every missing value is flagged
     assert not np.isinf(t["value"]).any()
     assert t.loc[t["value"].isna(), "flags"].str.contains("zero_denominator").all()
+
+
+def test_ratio_table_scales_and_flags():
+    from evaluation.rollup import ratio_table
+
+    counts = pd.DataFrame({"unit_id": ["A", "B"], "numerator": [477.0, 0.0], "denominator": [391322.0, 0.0], "n": [34, 0]})
+    t = ratio_table(counts, "sup.workers_per_10k", "district", "2020-12-31", scale=10000, method="registry count")
+    assert t["value"].iloc[0] == pytest.approx(477 / 391322 * 1e4)
+    assert math.isnan(t["value"].iloc[1]) and t["flags"].tolist() == ["", "zero_denominator"]

@@ -292,6 +292,22 @@ class RegistryIndicators(IndicatorResult):
     ``.plot(indicator, level)`` a bar chart of the units with the target line.
     """
 
+    def summary(self, lang: str = "en") -> str:
+        """Title, method and notes, then the district value of each indicator with its counts."""
+        lines = [super().summary(), ""]
+        d = self.table[self.table["level"].eq("district")]
+        for r in d.itertuples(index=False):
+            e = catalog.get(r.indicator)
+            if pd.isna(r.value):
+                val = "missing"
+            elif e.unit == "share":
+                val = f"{r.value:.1%}"
+            else:
+                val = f"{r.value:,.0f}" if abs(r.value) >= 1000 else f"{r.value:.4g}"
+            counts = f"{r.numerator:,.0f} / {r.denominator:,.0f}" if e.unit != "yuan" else f"{r.numerator:,.0f} yuan / {r.denominator:,.0f}"
+            lines.append(f"  {e.label(lang)}: {val} ({counts}; {r.period})" + (f" [{r.flags}]" if r.flags else ""))
+        return "\n".join(lines).rstrip()
+
     def value(self, indicator: str, unit_id: str | None = None, level: str | None = None) -> float:
         """The value of ``indicator`` for ``unit_id`` (default: the district)."""
         t = self.table[self.table["indicator"].eq(indicator)]

@@ -376,12 +376,16 @@ def _pii_by_content(values: pd.Series) -> str | None:
     dtype = values.dtype
     if not (pd.api.types.is_string_dtype(dtype) or dtype == object or pd.api.types.is_integer_dtype(dtype)):
         return None
-    uniq = values.unique()
-    try:
-        arr = pa.array(np.asarray(uniq, dtype=object), type=pa.string(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        arr = pa.array([None if pd.isna(v) else str(v) for v in uniq], type=pa.string())
+    if dtype == "str":  # Arrow-backed already: scan every value, no hashing needed
+        arr = pa.array(values.array)
+    else:
+        uniq = values.unique()
+        try:
+            arr = pa.array(np.asarray(uniq, dtype=object), type=pa.string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arr = pa.array([None if pd.isna(v) else str(v) for v in uniq], type=pa.string())
     cand = arr.filter(pc.fill_null(pc.match_substring_regex(arr, r"1[3-9]\d{9}|\d{17}[\dXx]"), False))
+    cand = pc.unique(cand)
     if len(cand) == 0:
         return None
     blob = "\n".join(cand.to_pylist())

@@ -114,12 +114,23 @@ def parse_local_times(values: pd.Series, fmt: str | None, tz: str, column: str, 
 
 def _finish(src: pd.DataFrame, std: dict, flags: np.ndarray) -> pd.DataFrame:
     out = pd.DataFrame(index=src.index)
+    n = len(src)
     for col in STANDARD_COLUMNS:
-        out[col] = std.get(col, pd.Series(pd.NA, index=src.index, dtype="str" if col not in TIME_COLUMNS and col != "reopened" else None))
+        if col in std and std[col] is not None:
+            out[col] = std[col]
+        elif col in TIME_COLUMNS:
+            nat = np.full(n, np.iinfo(np.int64).min).view("M8[ns]")
+            out[col] = pd.Series(pd.DatetimeIndex(nat).tz_localize("UTC").tz_convert(std["_tz"]), index=src.index)
+        elif col == "reopened":
+            out[col] = pd.Series(pd.array(np.zeros(n, np.int64), dtype="Int64"), index=src.index).mask(np.ones(n, bool))
+        else:
+            # an all-missing categorical costs one byte a row (a missing str column costs far more)
+            out[col] = pd.Series(pd.Categorical.from_codes(np.full(n, -1, np.int8), categories=pd.Index([], dtype="str")), index=src.index)
     for col in TIME_COLUMNS:
         if not isinstance(out[col].dtype, pd.DatetimeTZDtype):
-            out[col] = pd.Series(pd.NaT, index=src.index, dtype=f"datetime64[ns, {std['_tz']}]")
-    out["reopened"] = pd.array(pd.to_numeric(out["reopened"], errors="coerce"), dtype="Int64")
+            out[col] = pd.Series(pd.DatetimeIndex(np.full(n, np.iinfo(np.int64).min).view("M8[ns]")).tz_localize("UTC").tz_convert(std["_tz"]), index=src.index)
+    if not isinstance(out["reopened"].dtype, pd.Int64Dtype):
+        out["reopened"] = pd.array(pd.to_numeric(out["reopened"], errors="coerce"), dtype="Int64")
     out["quality_flags"] = flags.astype(np.int64)
     for col in src.columns:  # the source's own columns, for --by on its own names
         if col not in out.columns:

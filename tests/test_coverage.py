@@ -165,6 +165,7 @@ def test_community_stock_indicators(result):
     # service space: F1 (300) and F5 (200, opened on the as-of date); F2 opens 2021; F3 is a branch venue;
     # F4 sits at the street, not in a community
     assert _nd(result, "sup.service_space_per_100hh", "D") == (500, 6000)
+    assert "1 such facilities outside urban communities not counted" in _row(result, "sup.service_space_per_100hh", "D")["method"]
     assert _row(result, "sup.service_space_per_100hh", "C1")["value"] == pytest.approx(300 / 2500 * 100)
     # volunteers: V1, V2 (C1), V3 (village) registered by end 2020; V4 in 2021
     assert _nd(result, "par.volunteers_per_1000", "D") == (3, 20000)

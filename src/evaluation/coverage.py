@@ -177,8 +177,12 @@ def _community_stock_counts(ds, tree: UnitTree, year: int, as_of) -> list[BaseCo
     pop = base_units["population"].astype("float64").to_numpy()
     if vol is not None:
         v = vol[in_force(vol["registered_on"], None, as_of)]
-        cnt = v.groupby(v["community_id"].astype("str")).size().reindex(bids, fill_value=0)
-        out.append(BaseCounts("par.volunteers_per_1000", _base(bids, cnt.to_numpy(), pop, np.ones(len(bids))), "stock"))
+        by_unit = v.groupby(v["community_id"].astype("str")).size()
+        cnt = by_unit.reindex(bids, fill_value=0)
+        elsewhere = int(by_unit.sum() - cnt.sum())
+        note = f"{elsewhere:,} volunteers registered with other units not counted" if elsewhere else ""
+        out.append(BaseCounts("par.volunteers_per_1000", _base(bids, cnt.to_numpy(), pop, np.ones(len(bids))), "stock",
+                              note=note))
     staff = _table(ds, "staffing")
     if staff is not None:
         s = staff[staff["year"].astype("Int64").eq(year).fillna(False)]
@@ -195,11 +199,16 @@ def _community_stock_counts(ds, tree: UnitTree, year: int, as_of) -> list[BaseCo
     fac = _table(ds, "facilities")
     if fac is not None:
         f = fac[fac["facility_type"].isin(SERVICE_SPACE_TYPES) & in_force(fac["opened"], None, as_of)]
-        f = f[f["unit_id"].astype("str").isin(set(cids))]
+        in_comm = f["unit_id"].astype("str").isin(set(cids)).to_numpy()
+        outside = int((~in_comm).sum())
+        f = f[in_comm]
         area = f.groupby(f["unit_id"].astype("str"))["area_m2"].sum().reindex(cids, fill_value=0.0)
         hh = urban["households"].astype("float64").fillna(0).to_numpy()
+        note = "facility types " + ", ".join(SERVICE_SPACE_TYPES)
+        if outside:
+            note += f"; {outside} such facilities outside urban communities not counted"
         out.append(BaseCounts("sup.service_space_per_100hh", _base(cids, area.to_numpy(), hh, np.ones(len(cids))),
-                              "stock", note="facility types " + ", ".join(SERVICE_SPACE_TYPES)))
+                              "stock", note=note))
     return out
 
 

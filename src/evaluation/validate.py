@@ -207,8 +207,6 @@ def _check_cells(t: _Table, ts: schema.TableSchema, bad: dict[str, np.ndarray], 
                     high = (num > f.maximum).fillna(False).to_numpy()
                     if high.any():
                         out.add(t.name, t.rows[high], f.name, raw[high], f"above the maximum {f.maximum:g}")
-
-
     for col, b in bad.items():  # survey items of the codebook: numbers on its scale
         if col not in ts.columns:
             out.add(t.name, t.rows[b], col, t.raw[col][b], "not a number (a survey item of the codebook)")
@@ -238,7 +236,7 @@ def _check_structure(t: _Table, ts: schema.TableSchema, items: list[str], out: _
     for col in t.raw.columns:
         if col not in known:
             hint = "not in the survey codebook" if ts.open_columns else "not a column of this table"
-            out.add(t.name, None, str(col), None, f"unknown column ({hint}); it is ignored", "warning")
+            out.add(t.name, None, str(col), None, f"unknown column ({hint}); it is kept but not checked", "warning")
 
 
 def _check_table(raw: pd.DataFrame, table: str, tz: str, items: list[str], out: _Problems) -> _Table:
@@ -503,6 +501,7 @@ def validate_table(data, table: str, timezone: str = schema.DEFAULT_TZ, cutoff=N
     ----------
     data
         A raw DataFrame (canonical column names, e.g. from :func:`read_table`) or a file path.
+        A DataFrame without ``attrs["row_numbers"]`` has its rows numbered from 1.
     table
         Table name of :data:`evaluation.schema.TABLES`.
     timezone, cutoff

@@ -11,6 +11,8 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evaluation import schema
 from evaluation.dataset import Dataset, load_dataset, parse_column
@@ -305,3 +307,26 @@ def test_load_dataset_refuses_or_hashes_personal_columns(tmp_path):
     ds = load_dataset(tmp_path, pii="hash", salt="secret")
     assert ds["volunteers"]["姓名"].str.fullmatch(r"[0-9a-f]{16}").all()
     assert "姓名" not in load_dataset(tmp_path, pii="drop")["volunteers"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(-10**12, 10**12)), min_size=1, max_size=20),
+       st.sampled_from(["", " ", "\t"]))
+def test_integers_survive_text_with_spaces(values, pad):
+    raw = pd.Series([None if v is None else f"{pad}{v}{pad}" for v in values], dtype="str")
+    typed, bad = parse_column(raw, "integer")
+    assert not bad.any()
+    assert [None if pd.isna(v) else int(v) for v in typed] == values
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.datetimes(min_value=pd.Timestamp("1992-01-01").to_pydatetime(),
+                             max_value=pd.Timestamp("2030-12-31").to_pydatetime()), min_size=1, max_size=20),
+       st.sampled_from(["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S+08:00", "%Y/%m/%d %H:%M:%S"]))
+def test_datetimes_in_any_accepted_form_mean_shanghai_local_time(stamps, fmt):
+    # from 1992: China kept daylight saving time in 1986-1991, whose gaps are not local times
+    raw = pd.Series([s.strftime(fmt) for s in stamps], dtype="str")
+    typed, bad = parse_column(raw, "datetime", "Asia/Shanghai")
+    assert not bad.any()
+    want = [pd.Timestamp(s.replace(microsecond=0)).tz_localize("Asia/Shanghai") for s in stamps]
+    assert typed.tolist() == want

@@ -536,13 +536,15 @@ def make_meetings(rng: np.random.Generator, years: list[int], communities: pd.Da
                         rows.append((c.unit_id, str(rng.choice(comps)), "three_party", day))
         # resident deliberation: weekly, improving over the years
         p_w = MEETING_COMPLIANCE["resident_deliberation"][s] * rng.uniform(0.8, 1.1)
-        weeks = np.arange(start, end, 7 * D)
+        # ISO weeks (Monday to Sunday), as the weekly rule is evaluated
+        monday = start - int((start.astype("datetime64[D]").view("int64") - 4) % 7) * D
+        weeks = np.arange(monday, end + D, 7 * D)
         trend = np.where(weeks < _day(f"{years[0] + 1}-01-01"), 0.75, np.where(weeks < _day(f"{years[0] + 2}-01-01"), 0.95, 1.05))
         held = rng.random(len(weeks)) < np.minimum(p_w * trend, 0.99)
         for w in weeks[held]:
             rows.append((c.unit_id, None, "resident_deliberation", w + int(rng.integers(0, 7)) * D))
     df = pd.DataFrame(rows, columns=["unit_id", "compound_id", "meeting_type", "date"])
-    df = df[df["date"] <= end].copy()
+    df = df[(df["date"] >= start) & (df["date"] <= end)].copy()
     n = len(df)
     raised = 1 + rng.poisson(2.5, n)
     p_res = np.where(df["meeting_type"].eq("resident_deliberation"), 0.7, 0.8)

@@ -1,0 +1,278 @@
+"""Disclosure control for published tables and a scan of outputs for personal identifiers.
+
+Two checks stand between a computation and anything the package publishes (the annual review,
+its workbook, its figures):
+
+* :func:`suppress_small_cells`: a cell that rests on fewer than ``k`` respondents or requests
+  (``k = 5`` by default) is suppressed and shown with a mark (*primary suppression*). Where the
+  table publishes a total over a line of cells (a row or column margin, or a total row of a tidy
+  table), a single suppressed cell in that line could be recovered as total minus the others, so
+  the smallest other cell of the line is suppressed as well (*secondary suppression*), repeated
+  until no line has exactly one suppressed cell. This is the threshold rule with complementary
+  suppression described in Hundepool et al. (2012), *Statistical Disclosure Control*, Wiley,
+  sections 4.2 and 4.3 (Eurostat/ESSnet practice).
+* :func:`scan_text` / :func:`scan_paths`: regular expressions for mainland mobile numbers and
+  18-digit resident ID-card numbers (with a valid ISO 7064 MOD 11-2 check character, GB 11643-1999),
+  plus any names taken from the name-like columns of the source tables, over every text a
+  report writes (HTML, notebook JSON, SVG text, XLSX cell strings, CSV).
+
+A cell with zero respondents is not suppressed: there is nobody to disclose, and its value is
+missing anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+#: default minimum number of respondents or requests a published cell may rest on
+DEFAULT_K = 5
+#: mark shown in place of a suppressed value (the Statistics Canada / Eurostat confidentiality mark)
+MARK = "x"
+
+
+@dataclass
+class Suppression:
+    """A table after disclosure control.
+
+    Attributes
+    ----------
+    table
+        The table to publish: suppressed cells hold :data:`MARK` (those columns become object dtype).
+    mask
+        Same shape as ``table`` (tidy mode: index of the rows, one column ``suppressed``),
+        ``"primary"``, ``"secondary"`` or ``""``.
+    k
+        The threshold used.
+    """
+
+    table: pd.DataFrame
+    mask: pd.DataFrame
+    k: int
+    mark: str = MARK
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_primary(self) -> int:
+        return int((self.mask.to_numpy() == "primary").sum())
+
+    @property
+    def n_secondary(self) -> int:
+        return int((self.mask.to_numpy() == "secondary").sum())
+
+
+def _small(n: np.ndarray, k: int) -> np.ndarray:
+    n = np.asarray(pd.to_numeric(pd.Series(np.ravel(n)), errors="coerce"), dtype=float).reshape(np.shape(n))
+    return (n > 0) & (n < k)
+
+
+def suppress_small_cells(
+    table: pd.DataFrame,
+    count_col: str | None = None,
+    *,
+    n: pd.DataFrame | None = None,
+    k: int = DEFAULT_K,
+    value_cols: Sequence[str] | None = None,
+    groups: Sequence[str] | None = None,
+    total: dict[str, object] | None = None,
+    total_row: object | None = None,
+    total_col: object | None = None,
+    mark: str = MARK,
+) -> Suppression:
+    """Suppress cells resting on fewer than ``k`` respondents or requests.
+
+    Two layouts:
+
+    *Tidy* (``count_col`` given): one row per cell, the count in ``count_col``. Rows with
+    ``0 < count < k`` have ``value_cols`` (default: every numeric column, the count included)
+    replaced by ``mark``. With ``groups`` and ``total`` (e.g. ``groups=["indicator"]``,
+    ``total={"unit_id": "ZW"}``: within each indicator the district row is the total of the
+    others), a line with exactly one suppressed non-total row gets its smallest other row
+    suppressed too.
+
+    *Wide* (``n`` given, same shape as ``table``; or neither, and ``table`` holds the counts
+    themselves): each cell is suppressed when its count is below ``k``. ``total_row`` /
+    ``total_col`` name the margin row / column; lines with exactly one suppressed inner cell then
+    get secondary suppression, iterated until stable (the margins themselves stay published).
+
+    Parameters
+    ----------
+    k
+        Threshold: a cell must rest on at least ``k`` units (default 5).
+
+    Returns
+    -------
+    Suppression
+        ``.table`` with marks, ``.mask`` (primary / secondary), counts of each.
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, not {k}")
+    if count_col is not None:
+        return _suppress_tidy(table, count_col, k, value_cols, groups, total, mark)
+    counts = table if n is None else n
+    if counts.shape != table.shape:
+        raise ValueError(f"counts shape {counts.shape} differs from the table's {table.shape}")
+    return _suppress_wide(table, counts, k, total_row, total_col, mark)
+
+
+def _suppress_tidy(table, count_col, k, value_cols, groups, total, mark) -> Suppression:
+    if count_col not in table.columns:
+        raise KeyError(f"count column {count_col!r} is not in the table (columns: {', '.join(map(str, table.columns))})")
+    counts = pd.to_numeric(table[count_col], errors="coerce").astype(float)
+    state = np.where(_small(counts.to_numpy(), k), "primary", "")
+    if groups and total:
+        is_total = np.ones(len(table), dtype=bool)
+        for col, val in total.items():
+            is_total &= table[col].astype(str).eq(str(val)).to_numpy()
+        keys = table[list(groups)].astype(str).agg("\x1f".join, axis=1).to_numpy()
+        for key in pd.unique(keys):
+            line = np.flatnonzero(keys == key)
+            inner = line[~is_total[line]]
+            if not is_total[line].any() or (state[line[is_total[line]]] != "").all():
+                continue  # no published total in this line: nothing to recover
+            if (state[inner] != "").sum() == 1:
+                free = inner[(state[inner] == "") & (counts.to_numpy()[inner] > 0)]
+                if len(free):
+                    state[free[np.argmin(counts.to_numpy()[free])]] = "secondary"
+    if value_cols is None:
+        value_cols = [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])]
+    out = table.copy()
+    hide = state != ""
+    for col in value_cols:
+        if hide.any():
+            col_values = out[col].astype(object)
+            col_values[hide] = mark
+            out[col] = col_values
+    mask = pd.DataFrame({"suppressed": state}, index=table.index)
+    return Suppression(out, mask, k, mark)
+
+
+def _suppress_wide(table, counts, k, total_row, total_col, mark) -> Suppression:
+    c = counts.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    state = np.where(_small(c, k), "primary", "").astype(object)
+    rows = [i for i, r in enumerate(table.index) if total_row is None or r != total_row]
+    cols = [j for j, col in enumerate(table.columns) if total_col is None or col != total_col]
+    inner_r, inner_c = rows, cols
+    # margins stay published, so a line with a margin must not have exactly one hidden cell
+    changed = True
+    while changed:
+        changed = False
+        lines = []
+        if total_col is not None:
+            lines += [[(i, j) for j in inner_c] for i in inner_r]
+        if total_row is not None:
+            lines += [[(i, j) for i in inner_r] for j in inner_c]
+        for line in lines:
+            hidden = [cell for cell in line if state[cell]]
+            if len(hidden) != 1:
+                continue
+            free = [cell for cell in line if not state[cell] and c[cell] > 0]
+            if not free:
+                continue
+            pick = min(free, key=lambda cell: (c[cell], cell))
+            state[pick] = "secondary"
+            changed = True
+    out = table.astype(object).copy()
+    out = out.mask(pd.DataFrame(state != "", index=table.index, columns=table.columns), mark)
+    mask = pd.DataFrame(state, index=table.index, columns=table.columns)
+    return Suppression(out, mask, k, mark)
+
+
+# --------------------------------------------------------------------------- identifier scan
+
+#: mainland mobile numbers: 11 digits starting 13-19, optionally +86; not inside a longer number
+MOBILE = re.compile(r"(?<![\d.])(?:\+?86[- ]?)?(1[3-9]\d(?:[- ]?\d{4}){2})(?![\d])")
+#: 18-character resident ID-card numbers (17 digits and a check character)
+ID_CARD = re.compile(r"(?<![\d.])(\d{17}[\dXx])(?![\dXx])")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+#: columns of the source tables that would hold names of persons if a dataset had them
+NAME_COLUMNS = ("name", "resident_name", "contact_name", "contact", "respondent_name", "member_name",
+                "cadre_name", "volunteer_name", "handler_name", "姓名", "联系人")
+
+
+def id_card_check_ok(number: str) -> bool:
+    """Whether an 18-character ID-card number has a valid check character (GB 11643-1999)."""
+    if len(number) != 18 or not number[:17].isdigit():
+        return False
+    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS))
+    return _ID_CHECK[total % 11] == number[17].upper()
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A personal identifier found in an output."""
+
+    kind: str  # mobile, id_card, name
+    match: str
+    where: str
+
+    def __str__(self) -> str:  # never echo the full identifier
+        return f"{self.where}: {self.kind} {self.match[:3]}…"
+
+
+def person_names(tables: dict[str, pd.DataFrame] | object, columns: Iterable[str] = NAME_COLUMNS,
+                 min_length: int = 2) -> set[str]:
+    """Names from the name-like columns of a dataset's tables (units' and places' names excluded)."""
+    tables = getattr(tables, "tables", tables)
+    wanted = {c.lower() for c in columns}
+    names: set[str] = set()
+    for tname, df in tables.items():
+        for col in df.columns:
+            if str(col).lower() in wanted:
+                names |= {str(v).strip() for v in df[col].dropna() if len(str(v).strip()) >= min_length}
+    return names
+
+
+def scan_text(text: str, names: Iterable[str] = (), where: str = "text") -> list[Finding]:
+    """Personal identifiers in ``text``: mobile numbers, valid ID-card numbers, given names."""
+    found = [Finding("mobile", m.group(0), where) for m in MOBILE.finditer(text)]
+    found += [Finding("id_card", m.group(1), where) for m in ID_CARD.finditer(text) if id_card_check_ok(m.group(1))]
+    for name in names:
+        if name and name in text:
+            found.append(Finding("name", name, where))
+    return found
+
+
+def _texts_of(path: Path) -> Iterable[str]:
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        import openpyxl
+
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        for ws in wb.worksheets:
+            for row in ws.iter_rows(values_only=True):
+                yield "\t".join("" if v is None else str(v) for v in row)
+        wb.close()
+    elif suffix == ".ipynb":
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        yield json.dumps(nb, ensure_ascii=False)
+    elif suffix in (".png", ".jpg", ".jpeg", ".parquet"):
+        return
+    elif suffix == ".zip":
+        with zipfile.ZipFile(path) as z:
+            for info in z.infolist():
+                yield z.read(info).decode("utf-8", errors="replace")
+    else:
+        yield path.read_text(encoding="utf-8", errors="replace")
+
+
+def scan_paths(paths: Iterable[str | Path], names: Iterable[str] = ()) -> list[Finding]:
+    """Scan files (HTML, notebooks, SVG, XLSX, CSV, text; folders recursively) for identifiers."""
+    names = list(names)
+    found: list[Finding] = []
+    for p in paths:
+        p = Path(p)
+        files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
+        for f in files:
+            for text in _texts_of(f):
+                found += scan_text(text, names, where=str(f.name))
+    return found

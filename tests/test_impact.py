@@ -212,3 +212,23 @@ def test_errors_are_for_people(mpdta):
     never = mpdta[mpdta["first.treat"] > 0]
     with pytest.raises(ValueError, match="notyettreated"):
         _fit(never, est_method="reg")
+
+
+def test_honest_did_sensitivity(mpdta):
+    """Rambachan-Roth sensitivity through moderndid (needs cvxpy, the 'didhonest' extra). The
+    original interval must be the pointwise e0 interval of the event study, and robust intervals
+    must contain it and widen as the allowed violation grows."""
+    pytest.importorskip("cvxpy")
+    res = _fit(mpdta, est_method="dr", with_twfe=False)
+    e0 = res.aggregates["dynamic"].set_index("key").loc[0]
+    # smoothness only: its FLCI takes seconds; the relative-magnitude (C-LF) grid takes about a minute
+    for kind in ("smoothness",):
+        s = res.sensitivity(kind, bounds=[0.01, 0.02])
+        orig = s.iloc[0]
+        assert orig["ci_low"] == pytest.approx(e0["ci_low"], abs=1e-8)
+        assert orig["ci_high"] == pytest.approx(e0["ci_high"], abs=1e-8)
+        robust = s.iloc[1:]
+        width = (robust["ci_high"] - robust["ci_low"]).to_numpy()
+        assert (np.diff(width) >= -1e-9).all()
+        last = robust.iloc[-1]
+        assert last["ci_low"] <= orig["ci_low"] and last["ci_high"] >= orig["ci_high"]

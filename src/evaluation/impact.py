@@ -258,10 +258,14 @@ class ImpactResult:
         return head + body + (f"<ul>{notes}</ul>" if notes else "")
 
     # ------------------------------------------------------------------ plot
-    def plot(self, ax=None, title: str | None = None):
+    def plot(self, ax=None, title: str | None = None, reference: float | None = None,
+             reference_label: str = "planted effect"):
         """Event-study plot: estimates by time since adoption, pointwise 95 % intervals (bars) and
-        the simultaneous 95 % band (shaded), pre-adoption estimates in grey. Returns the axes."""
+        the simultaneous 95 % band (shaded), pre-adoption estimates in grey, the naive TWFE as a
+        dotted line and, optionally, a known ``reference`` effect (e.g. from ``truth.json``).
+        Returns the axes."""
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
 
         if "dynamic" not in self.aggregates:
             raise ValueError("this result has no event study (dynamic aggregation)")
@@ -280,6 +284,9 @@ class ImpactResult:
         ax.axvline(-0.5, color="black", lw=0.8, ls="--")
         if self.twfe:
             ax.axhline(self.twfe["att"], color="tab:red", lw=1, ls=":", label="naive TWFE")
+        if reference is not None:
+            ax.axhline(reference, color="tab:green", lw=1, ls="-.", label=reference_label)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel(f"{self.params['period_word']}s since adoption")
         ax.set_ylabel(f"effect on {self.outcome}")
         ax.set_title(title or f"Event study: {self.params['policy_words']} and {self.outcome}")
@@ -287,18 +294,49 @@ class ImpactResult:
         return ax
 
     # ------------------------------------------------------------------ sensitivity
-    def sensitivity(self, sensitivity_type: str = "relative_magnitude", event_time: int = 0, **kwargs):
-        """Rambachan-Roth (2023) 'honest DiD' sensitivity of the event study to parallel-trend violations.
+    def sensitivity(self, sensitivity_type: str = "relative_magnitude", event_time: int = 0,
+                    bounds: list[float] | None = None, **kwargs) -> pd.DataFrame:
+        """Rambachan-Roth (2023) 'honest DiD' sensitivity of an event-study estimate.
 
-        Wraps :func:`moderndid.honest_did` on the event study. ``moderndid``'s ``didhonest`` extra
-        needs ``cvxpy``; without it this raises an ImportError that says what to install.
+        Robust 95 % intervals for the effect at ``event_time`` when parallel trends may fail:
+        ``"relative_magnitude"`` lets post-adoption trend violations be up to ``Mbar`` times the
+        largest pre-adoption one (``bounds`` = Mbar values, default 0.5, 1, 1.5, 2);
+        ``"smoothness"`` bounds the change in slope of the trend difference by ``M`` per period
+        (``bounds`` = M values in outcome units, default 0 and multiples of the e0 standard error).
+        Wraps :func:`moderndid.honest_did` on the event study; its ``didhonest`` extra needs
+        ``cvxpy`` (not a dependency of this package yet).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``restriction``, ``bound``, ``ci_low``, ``ci_high``, ``method``; the first row is the
+            original (parallel-trends) interval.
         """
         try:
             from moderndid import honest_did
         except ImportError as exc:  # pragma: no cover - depends on the optional extra
             raise ImportError("honest DiD sensitivity needs the moderndid 'didhonest' extra "
                               "(cvxpy): pip install 'moderndid[didhonest]'") from exc
-        return honest_did(self.raw_dynamic, event_time=event_time, sensitivity_type=sensitivity_type, **kwargs)
+        if self.raw_dynamic is None:
+            raise ValueError("this result has no event study (dynamic aggregation)")
+        if sensitivity_type == "relative_magnitude":
+            kwargs.setdefault("m_bar_vec", list(bounds or [0.5, 1.0, 1.5, 2.0]))
+            col = "Mbar"
+        elif sensitivity_type == "smoothness":
+            se0 = float(self.aggregates["dynamic"].set_index("key").loc[event_time, "se"])
+            kwargs.setdefault("m_vec", list(bounds or [0.0, 0.5 * se0, se0, 2 * se0]))
+            col = "m"
+        else:
+            raise ValueError("sensitivity_type must be 'relative_magnitude' or 'smoothness'")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            hd = honest_did(self.raw_dynamic, event_time=event_time, sensitivity_type=sensitivity_type, **kwargs)
+        robust = hd.robust_ci.to_pandas() if hasattr(hd.robust_ci, "to_pandas") else pd.DataFrame(hd.robust_ci)
+        rows = [{"restriction": "parallel_trends", "bound": 0.0, "ci_low": float(hd.original_ci.lb),
+                 "ci_high": float(hd.original_ci.ub), "method": "original"}]
+        rows += [{"restriction": sensitivity_type, "bound": float(r[col]), "ci_low": float(r["lb"]),
+                  "ci_high": float(r["ub"]), "method": str(r["method"])} for _, r in robust.iterrows()]
+        return pd.DataFrame(rows)
 
 
 def _fmt(x: float) -> str:
@@ -642,6 +680,8 @@ def red_property_impact(
         if outcome in panels.CENSORING_SENSITIVE:
             res.notes.append(f"requests still open at the cut-off count as unresolved; periods ending less than "
                              f"{followup_days:g} days before the cut-off are left out for this outcome")
+        res.notes.append(f"the adoption {period} mixes requests raised before and after the adoption date, so "
+                         "the estimate at event time 0 understates the full effect")
         if outcome.endswith("resolution_hours"):
             res.notes.append("resolution hours are calendar hours from creation to resolution, averaged over the "
                              "compound-period's resolved requests")

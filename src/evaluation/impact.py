@@ -31,7 +31,11 @@ Tidy indicator ids (``<p>`` = ``imp.red_property.<outcome>``; see :func:`ImpactR
 ``<p>.calendar.<t>``     average effect in calendar period ``t`` over cohorts treated by then
 ``<p>.calendar.average`` average of the calendar-period effects
 ``<p>.twfe``             naive TWFE coefficient (biased under heterogeneous effects)
-``<p>.pretest_p``        p-value of the joint Wald test that the pre-adoption ATT(g,t) are 0
+``<p>.pretest_event_p``  p-value of the joint Wald test that the pre-adoption event-study estimates
+                         are 0 (the pre-trend check to read first)
+``<p>.pretest_p``        p-value of the joint Wald test that the pre-adoption ATT(g,t) are 0 (as R
+                         ``did``; flagged ``few_units_per_cohort`` when a cohort has < 30 units, where
+                         it over-rejects)
 =======================  ==================================================================
 
 ``ci_low``/``ci_high`` are pointwise 95 % intervals; the extra columns ``band_low``/``band_high``

@@ -85,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("impact", help="staggered difference-in-differences of red property")
     s.add_argument("dir")
     s.add_argument("--outcome", required=True)
+    s.add_argument("--period", default="quarter", choices=["month", "quarter"])
+    s.add_argument("--control-group", default="nevertreated", choices=["nevertreated", "notyettreated"])
+    s.add_argument("--est-method", default="reg", choices=["reg", "dr", "ipw"])
+    s.add_argument("--cluster", default=None, help="cluster variable (default: the compound)")
     s.add_argument("--out", required=True)
 
     s = sub.add_parser("review", help="the annual review (the main job)")

@@ -711,12 +711,19 @@ def red_property_impact(
 
 
 def run_cli(args) -> int:
-    """``evaluation impact DIR --outcome OUTCOME --out FILE``: write the tidy table."""
+    """``evaluation impact DIR --outcome OUTCOME [--period P] [--control-group G] [--est-method M]
+    [--cluster C] --out FILE``: write the tidy table."""
     from evaluation.dataset import load_dataset
     from evaluation.io import write_table
 
     ds = load_dataset(args.dir)
-    res = red_property_impact(ds, args.outcome)
+    res = red_property_impact(
+        ds, args.outcome,
+        period=getattr(args, "period", "quarter"),
+        control_group=getattr(args, "control_group", "nevertreated"),
+        est_method=getattr(args, "est_method", "reg"),
+        cluster=getattr(args, "cluster", None),
+    )
     write_table(res.table, args.out)
     print(res.summary())
     return 0

@@ -126,7 +126,7 @@ def _suppress_tidy(table, count_col, k, value_cols, groups, total, mark) -> Supp
     if count_col not in table.columns:
         raise KeyError(f"count column {count_col!r} is not in the table (columns: {', '.join(map(str, table.columns))})")
     counts = pd.to_numeric(table[count_col], errors="coerce").astype(float)
-    state = np.where(_small(counts.to_numpy(), k), "primary", "")
+    state = np.where(_small(counts.to_numpy(), k), "primary", "").astype(object)  # object: room for "secondary"
     if groups and total:
         is_total = np.ones(len(table), dtype=bool)
         for col, val in total.items():

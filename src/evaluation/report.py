@@ -188,8 +188,11 @@ def _reorder_for_reading(nb):
 def _strip_external_scripts(html_text: str) -> str:
     import re
 
-    # the lab template links require.js from a CDN for widgets; the review has none
-    return re.sub(r'<script[^>]+src="https?://[^"]+"[^>]*>\s*</script>', "", html_text)
+    # the lab template loads require.js / mermaid from a CDN when a notebook needs them; the review
+    # needs neither, and a report handed in must open offline: drop every script that fetches
+    html_text = re.sub(r'<script[^>]+src="https?://[^"]+"[^>]*>\s*</script>', "", html_text)
+    return re.sub(r"<script\b[^>]*>(?:(?!</script>).)*?https?://(?:(?!</script>).)*</script>", "", html_text,
+                  flags=re.S)
 
 
 def run_review(data_dir: str | os.PathLike, year: int, lang: str = "en", level: str = "community",

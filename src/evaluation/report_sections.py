@@ -66,8 +66,11 @@ def bilingual(key: str) -> str:
     return en if en == zh else f"{en} / {zh}"
 
 
-def fmt_value(indicator: str | None, value, lang: str = "en") -> str:
-    """A value as a reader wants it: shares in per cent, scores with 2 decimals, counts with separators."""
+def fmt_value(indicator: str | None, value, lang: str = "en", change: bool = False) -> str:
+    """A value as a reader wants it: shares in per cent, scores with 2 decimals, counts with separators.
+
+    With ``change=True`` the value is a difference: signed, shares in percentage points.
+    """
     if isinstance(value, str):
         return value
     if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value):
@@ -79,6 +82,10 @@ def fmt_value(indicator: str | None, value, lang: str = "en") -> str:
         except KeyError:
             pass
     v = float(value)
+    if change:
+        if unit == "share":
+            return f"{100 * v:+.1f} pp" if lang == "en" else f"{100 * v:+.1f}个百分点"
+        return f"{v:+,.2f}" if unit == "score" else f"{v:+,.1f}"
     if unit == "share":
         return f"{100 * v:.1f}%"
     if unit == "score":
@@ -116,6 +123,8 @@ class Section:
     facts: dict = field(default_factory=dict)  # numbers the executive summary is written from
 
 
+#: longer tables show their first rows in the HTML; the workbook has every row
+MAX_HTML_ROWS = 120
 VALUE_COLS = ("value", "ci_low", "ci_high", "target", "previous_value", "change")
 
 
@@ -688,14 +697,19 @@ class Review:
         ind = f["indicator"] if "indicator" in f.columns else None
         for c in f.columns:
             if c in VALUE_COLS or (c.isdigit() and ind is not None):
-                f[c] = [fmt_value(i, v, self.lang) for i, v in zip(ind if ind is not None else [None] * len(f), f[c])]
+                f[c] = [fmt_value(i, v, self.lang, change=(c == "change" or tb.key == "survey_change"))
+                        for i, v in zip(ind if ind is not None else [None] * len(f), f[c])]
             elif c in ("n", "se") or pd.api.types.is_float_dtype(f[c]):
                 f[c] = [v if isinstance(v, str) else ("–" if pd.isna(v) else (f"{v:,.0f}" if c == "n" else f"{v:.4g}"))
                         for v in f[c]]
         if "name" in f.columns and "indicator" in f.columns:
             f = f.drop(columns="indicator")
+        note = ""
+        if len(f) > MAX_HTML_ROWS:
+            note = f"<p><small>{html.escape(self.msg('rv_more_rows', shown=MAX_HTML_ROWS, rows=len(f)))}</small></p>"
+            f = f.head(MAX_HTML_ROWS)
         f.columns = [self.msg(c) if not c.isdigit() else c for c in f.columns]
-        return f.to_html(index=False, na_rep="–", escape=True, classes="review-table", border=0)
+        return f.to_html(index=False, na_rep="–", escape=True, classes="review-table", border=0) + note
 
     def show(self, key: str) -> None:
         """Display one section in the notebook (headings and tables as HTML, figures as PNG)."""

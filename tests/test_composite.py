@@ -345,3 +345,14 @@ def test_cli_user_errors(tmp_path, capsys):
     assert "no such dataset folder" in capsys.readouterr().err
     assert main(["index", str(tmp_path), "--year", "2020", "--out", str(tmp_path / "x.txt")]) == 1
     assert "--out must end in" in capsys.readouterr().err
+
+
+def test_framework_table_from_catalogue():
+    from evaluation.composite import framework_of, framework_table
+
+    ids = ["sup.workers_per_10k", "org.building_group_coverage"]
+    assert list(framework_of(ids)) == ["organisation", "support"]
+    t = framework_table(ids).set_index("indicator")
+    assert t.loc["sup.workers_per_10k", "target"] == 18.0  # catalogue: hubei-14fyp, 18 per 10,000
+    assert t.loc["org.building_group_coverage", "name_zh"] == "楼栋党小组覆盖率"
+    assert pd.isna(t.loc["org.building_group_coverage", "target"])

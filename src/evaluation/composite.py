@@ -116,6 +116,15 @@ def catalogue_attributes(indicators: Sequence[str], targets: pd.DataFrame | None
     return directions, {i: (float(v) if pd.notna(v) else None) for i, v in t.items()}, units
 
 
+def framework_table(indicators: Sequence[str], targets: pd.DataFrame | None = None, year: int | None = None) -> pd.DataFrame:
+    """The framework as a table: pillar, indicator, bilingual names, direction, unit and target."""
+    directions, tgt, units = catalogue_attributes(list(indicators), targets, year)
+    rows = [{"pillar": catalog.get(i).pillar, "indicator": i, "name_en": catalog.label(i, "en"),
+             "name_zh": catalog.label(i, "zh"), "better_when": directions[i], "unit": units[i], "target": tgt[i]}
+            for i in indicators]
+    return pd.DataFrame(rows)
+
+
 def select_indicators(wide: pd.DataFrame, max_share_missing: float = MAX_SHARE_MISSING) -> tuple[list[str], pd.DataFrame]:
     """Which columns of ``wide`` enter the index, and why the others do not.
 
@@ -483,6 +492,12 @@ class GovernanceIndex(IndicatorResult):
     def _name(self, unit: str, lang: str) -> str:
         return str(self.matrix.names.loc[unit, "name_en" if lang == "en" else "name_zh"])
 
+    def _short_name(self, unit: str, lang: str) -> str:
+        name = self._name(unit, lang)
+        for cut in (" (synthetic)", " Community", "社区", "（合成）", "(合成)"):
+            name = name.replace(cut, "")
+        return f"{name} ({unit})"
+
     def scorecard(self, lang: str = "en") -> pd.DataFrame:
         """One row per community, best median rank first: names, index, rank interval, pillar scores."""
         rt = self.uncertainty.rank_table
@@ -522,13 +537,13 @@ class GovernanceIndex(IndicatorResult):
                   label="5-95 % rank interval" if lang == "en" else "排名5-95%区间")
         ax.plot(rt["median_rank"], y, "|", color=PALETTE[0], ms=10, mew=2, label="median rank" if lang == "en" else "排名中位数")
         ax.plot(rt["nominal_rank"], y, "o", color=PALETTE[3], ms=4, label="nominal rank" if lang == "en" else "名义排名")
-        ax.set_yticks(y, [f"{self._name(u, lang)} ({u})" for u in rt.index], fontsize=8)
+        ax.set_yticks(y, [self._short_name(u, lang) for u in rt.index], fontsize=8)
         ax.invert_yaxis()
         ax.set_xlim(0.5, n + 0.5)
         ax.set_xlabel("rank (1 = best)" if lang == "en" else "排名（1 = 最好）")
         ax.set_title(f"{label(INDEX_ID, lang)} {self.matrix.year or ''}: rank intervals".strip()
                      if lang == "en" else f"{self.matrix.year or ''}年{label(INDEX_ID, lang)}：排名区间")
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="upper right", fontsize=8)
         ax.grid(axis="y", alpha=0)
         return ax
 
@@ -549,23 +564,25 @@ class GovernanceIndex(IndicatorResult):
         lo, hi = np.nanmin(ps.to_numpy()), np.nanmax(ps.to_numpy())
         med = ps.median()
         x = np.arange(len(pillars))
+        colours = [PALETTE[i % len(PALETTE)] for i in range(len(pillars))]
         for ax, u in zip(axes.ravel(), units):
-            ax.bar(x, ps.loc[u].to_numpy(), color=[PALETTE[i % len(PALETTE)] for i in range(len(pillars))], width=0.8)
+            ax.bar(x, ps.loc[u].to_numpy(), color=colours, width=0.8)
             ax.hlines(med.to_numpy(), x - 0.4, x + 0.4, color="#555555", lw=1)
             r = rt.loc[u]
-            ax.set_title(f"{self._name(u, lang)}\n{r['median_rank']:.0f} [{r['rank_p05']:.0f}-{r['rank_p95']:.0f}]",
+            ax.set_title(f"{self._short_name(u, lang)}\n{r['median_rank']:.0f} [{r['rank_p05']:.0f}-{r['rank_p95']:.0f}]",
                          fontsize=7, fontweight="normal")
             ax.grid(False)
             ax.tick_params(labelsize=6)
+            ax.set_xticks([])
         for ax in axes.ravel()[len(units):]:
             ax.set_visible(False)
-        for ax in axes[-1]:
-            ax.set_xticks(x, [catalog.message(p, lang)[:4] if lang == "en" else catalog.message(p, lang) for p in pillars],
-                          rotation=90, fontsize=6)
         axes[0, 0].set_ylim(min(0, lo), hi * 1.05)
-        fig.suptitle("Pillar profiles (nominal scores; title: median rank [5-95 % interval])" if lang == "en"
+        handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours]
+        fig.legend(handles, [catalog.message(p, lang) for p in pillars], loc="lower right", ncols=len(pillars),
+                   fontsize=8, bbox_to_anchor=(1.0, -0.005))
+        fig.suptitle("Pillar profiles (nominal scores, grey: district median; title: median rank [5-95 % interval])" if lang == "en"
                      else "各维度得分（标题：排名中位数[5-95%区间]）", fontsize=10)
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0.03, 1, 1))
         return fig
 
     def summary(self) -> str:

@@ -235,3 +235,24 @@ def test_bundled_district_recovers_red_property_speed_up(bundled_dir):
     ratio = (med["treated"] / med["untreated"]).groupby("street").median().reindex(factors.index)
     assert (ratio < 1).all(), ratio
     assert abs(ratio.mean() - factors.mean()) < 0.05, ratio
+
+
+def test_cli_dask_engine_on_an_export_matches_pandas(reference_dir, tmp_path):
+    src = str(reference_dir / "requests" / "nyc311_2011_sample.csv")
+    outs = []
+    for engine in ("pandas", "dask"):
+        out = tmp_path / f"nyc-{engine}.csv"
+        assert main(["requests", src, "--format", "nyc311", "--by", "Agency", "--period", "quarter", "--engine", engine, "--out", str(out)]) == 0
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+
+
+def test_result_object_is_notebook_friendly(sim_log):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    res = request_indicators(sim_log, by=["community_id"], period="quarter")
+    assert "Kaplan-Meier" in res.summary() and "<table" in res._repr_html_()
+    ax = res.plot(groups=3)
+    assert len(ax.get_lines()) == 3
+    assert {"community_id", "period", "bin", "hours", "events", "censored"} <= set(res.life.columns)

@@ -346,8 +346,11 @@ def load_requests(
     engine
         "pandas" or "dask" (native Parquet only: the log stays lazy and partitioned).
     """
-    if engine == "dask":
-        return _load_dask(path_or_frame, cutoff=cutoff, timezone=timezone)
+    if engine == "dask" and format == "native" and not isinstance(path_or_frame, pd.DataFrame):
+        p = Path(path_or_frame)
+        if (p.is_dir() and not (p / "datapackage.json").exists()) or p.suffix.lower() == ".parquet":
+            return _load_dask(p, cutoff=cutoff, timezone=timezone)
+    # other inputs are read with pandas; request_indicators(engine="dask") partitions them
     units = None
     declared_cutoff, declared_tz = None, None
     source = "DataFrame" if isinstance(path_or_frame, pd.DataFrame) else str(path_or_frame)
@@ -866,7 +869,7 @@ def _progress(total: int, show: bool, desc: str):
 def life_table(
     log: RequestLog,
     by: Sequence[str] = (),
-    period: str = "year",
+    period: str = "month",
     time: str = "calendar",
     resolution_seconds: int = 60,
     engine: str = "pandas",
@@ -882,7 +885,7 @@ def life_table(
     by = _check_by(log, by)
     spec = _make_spec(log, by, period, time, resolution_seconds, None, policy)
     p = _grouped_pass(log, spec, engine, chunk_rows, False, None)
-    out = p.life.copy()
+    out = p.life.drop(columns="_cell")
     out.insert(out.columns.get_loc("bin") + 1, "hours", out["bin"] * resolution_seconds / 3600.0)
     return out
 
@@ -965,7 +968,7 @@ def _population(log: RequestLog, by: list[str]) -> pd.Series | None:
 def request_indicators(
     log: RequestLog,
     by: Sequence[str] | str = (),
-    period: str = "year",
+    period: str = "month",
     sla_hours: Sequence[float] = DEFAULT_SLA_HOURS,
     engine: str = "pandas",
     time: str = "calendar",
@@ -1085,7 +1088,7 @@ def request_indicators(
         ),
         notes=notes,
     )
-    res.life = life
+    res.life = life.drop(columns="_cell").assign(hours=life["bin"] * (resolution_seconds / 3600.0))
     res.quality = quality
     res.by = by
     res.resolution_seconds = resolution_seconds

@@ -395,3 +395,26 @@ def test_result_object_tables_and_plots():
     fig = gi.plot_profile()
     assert sum(a.get_visible() for a in fig.axes) == 7
     plt.close("all")
+
+
+def test_matrix_tolerates_a_missing_provider_and_keeps_urban_communities():
+    from evaluation.composite import community_indicator_matrix
+
+    units = pd.DataFrame({"unit_id": ["S1", "C1", "C2", "C3", "V1"], "unit_type": ["street", "community", "community",
+                                                                                   "community", "village"],
+                          "parent_id": ["D", "S1", "S1", "S1", "T1"], "name_en": list("abcde"), "name_zh": list("甲乙丙丁戊")})
+
+    def registry(ds, year, level):
+        rows = [{"indicator": "org.building_group_coverage", "level": level, "unit_id": u, "period": str(year), "value": v}
+                for u, v in (("C1", 0.2), ("C2", 0.5), ("C3", 0.4), ("V1", 0.9))]
+        rows += [{"indicator": "sup.workers_per_10k", "level": level, "unit_id": u, "period": str(year), "value": v}
+                 for u, v in (("C1", 10.0), ("C2", 12.0))]
+        return pd.DataFrame(rows)
+
+    m = community_indicator_matrix({"units": units}, 2020, providers={
+        "registry": registry, "service": "evaluation.no_such_module:indicator_provider", "empty": lambda ds, y, lv: None})
+    assert list(m.values.index) == ["C1", "C2", "C3"]  # the village is not an urban community
+    assert list(m.values.columns) == ["org.building_group_coverage", "sup.workers_per_10k"]
+    assert np.isnan(m.values.loc["C3", "sup.workers_per_10k"])
+    assert m.groups.tolist() == ["S1", "S1", "S1"]
+    assert any("service indicators" in n for n in m.notes) and any("empty indicators" in n for n in m.notes)

@@ -54,7 +54,7 @@ def review_runs(base: Path) -> dict[str, Run]:
     for key, lang in (("en", "en"), ("zh", "zh"), ("en_again", "en")):
         out = base / key
         cmd = [sys.executable, "-m", "evaluation.cli", "review", str(BUNDLED), "--year", str(YEAR), "--lang", lang,
-               "--out", str(out)]
+               "--out", key]  # relative to the working directory, as `make review` gives it
         jobs[key] = (lang, out, time.monotonic(),
                      subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=base))
     for key, (lang, out, t0, proc) in jobs.items():

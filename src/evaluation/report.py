@@ -216,7 +216,8 @@ def run_review(data_dir: str | os.PathLike, year: int, lang: str = "en", level: 
     _check_inputs(data_dir, lang)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"annual-review-{int(year)}-{lang}"
-    staging = Path(tempfile.mkdtemp(prefix=f".{stem}.", dir=out))
+    # absolute: the kernel runs with the staging folder as its working directory
+    staging = Path(tempfile.mkdtemp(prefix=f".{stem}.", dir=out)).resolve()
     try:
         _register_engine(_print_progress(lang) if progress else None)
         executed = staging / f"{stem}.ipynb"

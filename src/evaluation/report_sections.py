@@ -327,8 +327,13 @@ class Review:
         ax.set_xlim(0, 105)
         ax.set_xlabel("%")
         ax.set_title(self.msg("rv_fig_scorecard", year=self.year))
-        if has_t.any():
-            ax.legend(loc="lower right")
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
+
+        handles = [Patch(color=PALETTE[2], label=self.msg("met")), Patch(color=PALETTE[3], label=self.msg("not_met")),
+                   Patch(color=PALETTE[0], label=self.msg("no_target")),
+                   Line2D([], [], marker="|", linestyle="", color="black", markersize=12, label=self.msg("rv_target_line"))]
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.08 - 1.0 / (len(shares) + 4)), ncol=4)
         self.savefig(sec, fig, "scorecard")
 
     # -- requests

@@ -509,14 +509,18 @@ class Review:
             if exc.name == "evaluation.composite":
                 raise ModuleMissing("composite") from None
             raise
-        fn = getattr(composite, "composite_index", None)
+        fn = getattr(composite, "governance_index", None)
         if fn is None:
             raise ModuleMissing("composite")
-        res = fn(self.ds, self.year, draws=200, seed=20201225)
-        tb = res.table.copy()
-        if "unit_id" in tb.columns:
-            tb.insert(0, "unit_name", self._unit_name(tb["unit_id"]))
+        # few draws keep the review fast; `evaluation index --draws N` gives more precise rank intervals
+        res = self.cached("index", lambda: fn(self.ds, self.year, draws=100, seed=20201225, bootstrap=50))
+        tb = res.scorecard(self.lang).copy()
         self.publish(sec, "index", self.msg("rv_index"), tb, count_col=None, people=False)
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7.5, 8.5))
+        res.plot(ax=ax, lang=self.lang)
+        self.savefig(sec, fig, "index_rank_intervals")
 
     # -- impact
     IMPACT_OUTCOMES = ("mean_resolution_hours", "sat_overall")

@@ -285,3 +285,44 @@ def test_bad_weight_names_the_row():
     df = pd.DataFrame({"stratum": ["a", "a"], "psu": ["1", "2"], "weight": [1.0, -2.0], "fpc": [5, 5], "y": [1, 2]})
     with pytest.raises(ValueError, match="row 1: column weight"):
         SurveyData(df)
+
+
+def _weighted_inverse_cdf(y_sorted, cdf, p):
+    """R's qrule "math" (hf1): the smallest y with F(y) >= p."""
+    return y_sorted[np.searchsorted(cdf, p - 1e-12)]
+
+
+@pytest.mark.parametrize("design_name,q", [("dstrat", 0.25), ("dstrat", 0.5), ("dclus1", 0.5), ("dclus1", 0.9)])
+def test_quantile_woodruff_interval_by_hand(designs, design_name, q):
+    # Woodruff (1952) as R's svyquantile(interval.type = "mean") does it (survey 4.x, woodruffCI):
+    # m = svymean(y <= q_hat); CI for the CDF = F(q_hat) +- t_df * SE(m); invert the weighted CDF with
+    # the same rule as the point estimate. SE(m) here is the hand Taylor linearisation of a mean
+    # (stratified: per stratum; clustered: PSU totals), not svy's.
+    d = designs[design_name]
+    res = d.quantile("api00", q).table.iloc[0]
+    data, des = d.data, d.design
+    y, w = data["api00"].to_numpy(float), data[des.weight].to_numpy(float)
+    order = np.argsort(y, kind="stable")
+    ys, cdf = y[order], np.cumsum(w[order]) / w.sum()
+    q_hat = _weighted_inverse_cdf(ys, cdf, q)
+    assert res["value"] == q_hat
+    u = (y <= q_hat).astype(float)
+    f_hat = np.sum(w * u) / w.sum()
+    z = w * (u - f_hat) / w.sum()
+    psu = data[des.psu].to_numpy() if des.psu else np.arange(len(y))
+    strata = data[des.stratum].to_numpy() if des.stratum else np.zeros(len(y))
+    var = 0.0
+    for h in np.unique(strata):
+        t = pd.Series(z[strata == h]).groupby(psu[strata == h]).sum()
+        n = len(t)
+        f = n / data.loc[strata == h, des.fpc].iloc[0]
+        var += (1 - f) * n / (n - 1) * np.sum((t - t.mean()) ** 2)
+    se_p = math.sqrt(var)
+    df = len(np.unique(psu)) - len(np.unique(strata))
+    assert res["df"] == df
+    tcrit = stats.t.ppf(0.975, df)
+    lo = _weighted_inverse_cdf(ys, cdf, f_hat - tcrit * se_p)
+    hi = _weighted_inverse_cdf(ys, cdf, f_hat + tcrit * se_p)
+    assert (res["ci_low"], res["ci_high"]) == (lo, hi)
+    # R reports the back-solved half-width as the SE
+    assert res["se"] == pytest.approx((hi - lo) / (2 * tcrit), rel=1e-12)

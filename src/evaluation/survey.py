@@ -245,8 +245,7 @@ class SurveyData:
         """Estimated population total (Horvitz-Thompson) of ``y``, or of ``y == category``."""
         self._check_column(y)
         if category is not None:
-            ind = (self.data[y].astype("str") == str(category)).astype("float64")
-            ind[self.data[y].isna()] = np.nan
+            ind = _category_indicator(self.data[y], category)
             col = f"{y}={category}"
             sample = self._sample(pd.DataFrame({col: ind}, index=self.data.index))
             est = sample.estimation.total(col, by=by, where=self._where_answered(col))
@@ -271,8 +270,7 @@ class SurveyData:
         methods = {"logit": "logit", "korn-graubard": "korn-graubard", "beta": "beta"}
         if ci not in methods:
             raise ValueError(f"proportion interval {ci!r} unknown; use 'logit', 'korn-graubard' or 'beta'")
-        ind = (self.data[y].astype("str") == str(category)).astype("float64")
-        ind[self.data[y].isna()] = np.nan
+        ind = _category_indicator(self.data[y], category)
         col = f"{y}={category}"
         sample = self._sample(pd.DataFrame({col: ind}, index=self.data.index))
         est = sample.estimation.prop(col, by=by, where=self._where_answered(col), ci_method=methods[ci],
@@ -351,6 +349,21 @@ class SurveyData:
         notes = [f"Flags: few_respondents (n < {MIN_RESPONDENTS}), high_cv (CV > {MAX_CV:.2f}); NCHS standards."]
         title = f"Survey {statistic} of {variable}" + (f" by {by}" if by else "") + (f", {self.period}" if self.period else "")
         return SurveyEstimate(table=table, title=title, method=method, notes=notes)
+
+
+def _category_indicator(values: pd.Series, category: Any) -> pd.Series:
+    """1.0 where ``values == category``, 0.0 elsewhere, missing where unanswered.
+
+    Numeric columns are compared as numbers (a ``Float64`` item holds ``1.0``, which must match
+    ``category=1``); text columns as text.
+    """
+    missing = values.isna().to_numpy()
+    num = pd.to_numeric(pd.Series([category]), errors="coerce").iloc[0]
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.isna(num):
+        hit = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy(na_value=np.nan) == float(num)
+    else:
+        hit = (values.astype("str") == str(category)).to_numpy()
+    return pd.Series(np.where(missing, np.nan, hit.astype("float64")), index=values.index)
 
 
 def reliability_flags(table: pd.DataFrame, min_respondents: int = MIN_RESPONDENTS, max_cv: float = MAX_CV) -> pd.Series:
@@ -495,7 +508,10 @@ def run_cli(args) -> int:
         indicator, item = item, OUTCOME_INDICATORS[item][1]
         item = "satisfaction_index" if item == "satisfaction" else item
     if item not in sd.data.columns:
-        raise ValueError(f"{args.dir}: table survey has no column {item}")
+        items = [c for c in sd.data.columns if c not in (*sd.design.columns(), "wave", "stratum", "psu")
+                 and pd.api.types.is_numeric_dtype(sd.data[c])]
+        raise ValueError(f"{args.dir}: table survey has no item {args.item!r}; use one of {', '.join(items)} "
+                         f"or an indicator id ({', '.join(OUTCOME_INDICATORS)})")
     by = args.by
     if by is not None and by in _BY_LEVEL:
         by = _BY_LEVEL[by]

@@ -17,15 +17,25 @@ def req_dir(reference_dir):
     return reference_dir / "requests"
 
 
+@pytest.fixture(scope="module")
+def boston(req_dir):
+    return load_requests(req_dir / "boston311-100.csv", format="boston311")
+
+
+@pytest.fixture(scope="module")
+def nyc(req_dir):
+    return load_requests(req_dir / "nyc311_2011_sample.csv", format="nyc311")
+
+
 def _flag_count(log, name):
     q = quality_summary(log).set_index("flag")
     return int(q.loc[name, "requests"])
 
 
-def test_boston_counts_match_published_qsv_statistics(req_dir):
+def test_boston_counts_match_published_qsv_statistics(req_dir, boston):
     """boston311-100.freqs.csv / -stats.csv (qsv): case_status Closed 85 / Open 15, closed_dt null
     15, ontime ONTIME 83 / OVERDUE 17, open_dt from 2022-01-01 00:16 to 2022-01-31 11:46."""
-    log = load_requests(req_dir / "boston311-100.csv", format="boston311")
+    log = boston
     d = log.data
     assert len(d) == 100
     assert d["status"].value_counts().to_dict() == {"closed": 85, "open": 15}
@@ -44,8 +54,8 @@ def test_boston_counts_match_published_qsv_statistics(req_dir):
     assert "not_recorded" in t.loc["svc.response_rate", "flags"]
 
 
-def test_boston_by_source_column_sums_to_total(req_dir):
-    log = load_requests(req_dir / "boston311-100.csv", format="boston311")
+def test_boston_by_source_column_sums_to_total(req_dir, boston):
+    log = boston
     t = request_indicators(log, by=["department"], period="month").table
     vol = t[t["indicator"] == "svc.requests"]
     assert vol["value"].sum() == 100
@@ -54,7 +64,7 @@ def test_boston_by_source_column_sums_to_total(req_dir):
     assert got.sort_index().to_dict() == want.astype(float).sort_index().to_dict()
 
 
-def test_nyc_defects_flagged_and_counts_match_the_file(req_dir):
+def test_nyc_defects_flagged_and_counts_match_the_file(req_dir, nyc):
     """README: 2,000 rows, about 2 % without Closed Date, one row on the 1900-01-01 default.
     The expected counts are read from the CSV with the csv module, independently of pandas."""
     with open(req_dir / "nyc311_2011_sample.csv", newline="", encoding="utf-8", errors="replace") as fh:
@@ -62,7 +72,7 @@ def test_nyc_defects_flagged_and_counts_match_the_file(req_dir):
     n_1900 = sum(r["Closed Date"].startswith("01/01/1900") for r in rows)
     n_no_close = sum(r["Closed Date"] == "" for r in rows)
     n_status_closed = sum(r["Status"] == "Closed" for r in rows)
-    log = load_requests(req_dir / "nyc311_2011_sample.csv", format="nyc311")
+    log = nyc
     assert len(log) == len(rows) == 2000
     assert _flag_count(log, "default_1900") == n_1900 == 1
     assert int(log.data["resolved_at"].isna().sum()) == n_no_close + n_1900
@@ -92,7 +102,7 @@ def test_open311_status_offsets_and_zero_coordinates(req_dir):
     assert log.data.loc[~closed, "resolved_at"].isna().all()
 
 
-def test_mapping_reproduces_the_boston_adapter(req_dir):
+def test_mapping_reproduces_the_boston_adapter(req_dir, boston):
     mapping = {
         "columns": {"request_id": "case_enquiry_id", "created_at": "open_dt", "resolved_at": "closed_dt",
                     "status": "case_status", "category": "type"},
@@ -101,7 +111,7 @@ def test_mapping_reproduces_the_boston_adapter(req_dir):
         "status_values": {"closed": ["Closed"], "open": ["Open"]},
     }
     a = load_requests(req_dir / "boston311-100.csv", format="mapping", mapping=mapping)
-    b = load_requests(req_dir / "boston311-100.csv", format="boston311")
+    b = boston
     for col in ("request_id", "created_at", "resolved_at", "category"):
         pd.testing.assert_series_equal(a.data[col].astype(b.data[col].dtype), b.data[col], check_names=False, check_categorical=False)
     assert (a.data["status"].astype(str) == b.data["status"].astype(str)).all()

@@ -61,7 +61,6 @@ from evaluation.adapters import (
     ADAPTERS,
     FLAG_BITS,
     FORMAT_DEFAULTS,
-    STANDARD_COLUMNS,
     TIME_COLUMNS,
     adapt_mapping,
     read_source,

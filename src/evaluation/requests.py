@@ -560,7 +560,6 @@ def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> _Partials:
         resolved &= (flags & FLAG_BITS["close_on_open"]) == 0
     in_km = keep & ((flags & policy.mask("exclude_durations")) == 0)
     event = in_km & resolved
-    cens = in_km & ~resolved
     end = np.where(event, r, spec.cutoff_ns)
     if spec.time == "working":
         le = _local_ns(end, spec.timezone)

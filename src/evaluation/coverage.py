@@ -274,9 +274,23 @@ def _flow_counts(ds, tree: UnitTree, year: int, calendar: WorkCalendar, until) -
     return out
 
 
+#: indicators counted by each group of base counts (lets a restricted call skip the others)
+_COMPOUND_IDS = frozenset({
+    "org.compound_branch_coverage", "org.branch_standardisation", "org.branch_venue_coverage",
+    "par.red_property_coverage", "par.red_property_coverage.households", "par.owners_committee_coverage",
+    "par.party_led_oc_coverage", "org.building_group_coverage"})
+_COMMUNITY_STOCK_IDS = frozenset({
+    "org.big_committee_coverage", "org.double_registration_rate", "par.volunteers_per_1000",
+    "sup.worker_quota_fill", "sup.workers_per_10k", "sup.service_space_per_100hh"})
+
+
 def base_counts(ds: Mapping[str, pd.DataFrame], year: int, as_of=None, calendar: WorkCalendar | None = None,
-                cutoff=None, tree: UnitTree | None = None) -> list[BaseCounts]:
-    """Numerators and denominators of every registry indicator per base unit (before roll-up)."""
+                cutoff=None, tree: UnitTree | None = None, indicators: Iterable[str] | None = None) -> list[BaseCounts]:
+    """Numerators and denominators of every registry indicator per base unit (before roll-up).
+
+    With ``indicators``, groups of counts that hold none of them are not computed (the result
+    may still hold other indicators of the groups that are).
+    """
     tree = tree or UnitTree.from_dataset(ds)
     cutoff = cutoff if cutoff is not None else getattr(ds, "cutoff", None)
     as_of = pd.Timestamp(as_of).normalize() if as_of is not None else default_as_of(year, cutoff)
@@ -286,9 +300,15 @@ def base_counts(ds: Mapping[str, pd.DataFrame], year: int, as_of=None, calendar:
         until = (c.tz_localize(None) if c.tzinfo is not None else c).normalize()
         if until >= pd.Timestamp(year, 12, 31):
             until = None
-    calendar = calendar or WorkCalendar.china([year])
-    return (_compound_counts(ds, tree, as_of) + _community_stock_counts(ds, tree, year, as_of)
-            + _flow_counts(ds, tree, year, calendar, until))
+    wanted = None if indicators is None else set(indicators)
+    out: list[BaseCounts] = []
+    if wanted is None or wanted & _COMPOUND_IDS:
+        out += _compound_counts(ds, tree, as_of)
+    if wanted is None or wanted & _COMMUNITY_STOCK_IDS:
+        out += _community_stock_counts(ds, tree, year, as_of)
+    if wanted is None or wanted - _COMPOUND_IDS - _COMMUNITY_STOCK_IDS:
+        out += _flow_counts(ds, tree, year, calendar or WorkCalendar.china([year]), until)
+    return out
 
 
 # --------------------------------------------------------------------------- results
@@ -409,8 +429,8 @@ def registry_indicators(ds: Mapping[str, pd.DataFrame], year: int, level: str | 
     tree = UnitTree.from_dataset(ds)
     cutoff = cutoff if cutoff is not None else getattr(ds, "cutoff", None)
     as_of_ts = pd.Timestamp(as_of).normalize() if as_of is not None else default_as_of(year, cutoff)
-    counts = base_counts(ds, year, as_of_ts, calendar, cutoff, tree)
     wanted = set(indicators) if indicators is not None else None
+    counts = base_counts(ds, year, as_of_ts, calendar, cutoff, tree, wanted)
     counts = [bc for bc in counts if wanted is None or bc.indicator in wanted]
     meta = {}
     for bc in counts:

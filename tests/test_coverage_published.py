@@ -119,3 +119,19 @@ def test_rule_compliance_follows_the_planted_street_order(bundled, bundled_dir):
             planted = truth["meeting_compliance_by_street"][iid.rsplit(".", 1)[1]]
         best, worst = max(planted, key=planted.get), min(planted, key=planted.get)
         assert v[best] > v[worst], iid
+
+
+def test_beside_published_sets_figures_and_rules_against_the_registry(bundled):
+    # the 13 figures of CHECKS agree (as in test_published_figure_reproduced); the five rules the article
+    # states are met imperfectly in the synthetic district (truth.json "rules"), so none agrees
+    from evaluation.coverage import PUBLISHED_COUNTERPARTS, beside_published
+
+    ids = sorted({iid for iid, _ in PUBLISHED_COUNTERPARTS.values()})
+    b = beside_published(registry_indicators(bundled, 2020, "district", indicators=ids)).set_index("key")
+    assert len(b) == len(PUBLISHED_COUNTERPARTS)
+    assert b.loc[sorted(CHECKS), "agrees"].all()
+    rules = b[b["qualifier"].eq("rule") | b.index.isin(["weekday_sunk_cadre_on_duty"])]
+    assert len(rules) == 5 and not rules["agrees"].any()
+    assert ((rules["registry"] > 0.5) & (rules["registry"] < 1.0)).all()
+    assert b.loc["party_led_owners_committees", "registry"] == 246
+    assert b.loc["red_property_compound_share", "value"] == b.loc["red_property_compound_share", "registry"]

@@ -882,3 +882,75 @@ def coverage_over_time(ds: Mapping[str, pd.DataFrame], indicators: Iterable[str]
     ]
     return CoverageOverTime(table=table, title=f"Coverage over time, {n_dates} dates ({', '.join(levels)})",
                             method=f"registry counts as of each date, {span}", notes=notes)
+
+
+# --------------------------------------------------------------------------- beside the published figures
+
+#: published figure key (``published_figures.csv``) -> (registry indicator, column of its district row)
+PUBLISHED_COUNTERPARTS = {
+    "compound_party_branches": ("org.compound_branch_coverage", "numerator"),
+    "building_party_groups": ("org.building_group_coverage", "numerator"),
+    "community_party_committees": ("org.big_committee_coverage", "numerator"),
+    "compound_branch_venues_first_batch": ("org.branch_venue_coverage", "numerator"),
+    "in_service_members_registered": ("org.double_registration_rate", "numerator"),
+    "red_property_compound_share": ("par.red_property_coverage", "value"),
+    "party_led_owners_committees": ("par.party_led_oc_coverage", "numerator"),
+    "party_led_owners_committee_coverage": ("par.party_led_oc_coverage", "value"),
+    "registered_volunteers": ("par.volunteers_per_1000", "numerator"),
+    "community_worker_quota": ("sup.worker_quota_fill", "denominator"),
+    "community_workers_hired": ("sup.worker_quota_fill", "numerator"),
+    "community_work_fund_yuan_per_year": ("sup.funding_per_community", "value"),
+    "village_work_fund_yuan_per_year": ("sup.funding_per_village", "value"),
+    # rules the article states: the registry measures how far they are met (1 = always)
+    "weekday_sunk_cadre_on_duty": ("org.weekday_duty_coverage", "value"),
+    "big_committee_meeting_period": ("dem.meeting_cadence_compliance.big_committee_joint", "value"),
+    "three_party_meeting_period": ("dem.meeting_cadence_compliance.three_party", "value"),
+    "resident_deliberation_period": ("dem.meeting_cadence_compliance.resident_deliberation", "value"),
+    "branch_standard_six_haves": ("org.branch_standardisation", "value"),
+}
+
+_RULE_KEYS = {"weekday_sunk_cadre_on_duty", "big_committee_meeting_period", "three_party_meeting_period",
+              "resident_deliberation_period", "branch_standard_six_haves"}
+
+
+def beside_published(result: IndicatorResult | pd.DataFrame, figures: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The article's figures beside the district registry indicators that correspond to them.
+
+    Parameters
+    ----------
+    result
+        Registry indicators of the article's year (2020) with district rows (a result or its table).
+    figures
+        The published figures (default: :func:`evaluation.reconcile.published_figures`).
+
+    Returns
+    -------
+    DataFrame, one row per figure in :data:`PUBLISHED_COUNTERPARTS` whose indicator is in
+    ``result``: ``key``, ``quote_zh``, ``meaning_en``, ``qualifier``, ``published`` (as printed),
+    ``indicator``, ``compared`` (the column of the district row: a count or the value),
+    ``registry`` (that number), ``value`` (the indicator's value), ``agrees`` (under the figure's
+    qualifier, :func:`evaluation.reconcile.agrees`; for a rule, whether it is met every time,
+    i.e. the compliance share is 1).
+    """
+    from evaluation.reconcile import agrees, published_figures
+
+    table = result.table if isinstance(result, IndicatorResult) else result
+    figs = (published_figures() if figures is None else figures).set_index("key")
+    district = table[table["level"].eq("district")].set_index("indicator")
+    rows = []
+    for key, (iid, col) in PUBLISHED_COUNTERPARTS.items():
+        if key not in figs.index or iid not in district.index:
+            continue
+        f = figs.loc[key]
+        got = float(district.loc[iid, col])
+        if key in _RULE_KEYS:
+            ok = bool(got >= 1.0 - 1e-12)
+        else:
+            ok = agrees(float(f["value"]), got, str(f["qualifier"]), str(f["unit"]))
+        rows.append({"key": key, "quote_zh": f["quote_zh"], "meaning_en": f["meaning_en"],
+                     "qualifier": f["qualifier"], "published": f["value"], "indicator": iid, "compared": col,
+                     "registry": got, "value": float(district.loc[iid, "value"]), "agrees": ok})
+    out = pd.DataFrame(rows, columns=["key", "quote_zh", "meaning_en", "qualifier", "published", "indicator",
+                                      "compared", "registry", "value", "agrees"])
+    out["agrees"] = out["agrees"].astype("boolean")
+    return out

@@ -6,7 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.scales import Codebook, cronbach_alpha, reverse_code, scale_index, scale_report, top_two_box
+from evaluation.scales import (
+    Codebook,
+    construct_mean_from_item_means,
+    cronbach_alpha,
+    reverse_code,
+    scale_index,
+    scale_report,
+    top_two_box,
+)
 
 
 @pytest.fixture
@@ -61,3 +69,20 @@ def test_top_two_box_and_report(codebook):
     rep = scale_report(data, codebook).set_index("construct")
     assert rep.loc["satisfaction", "cronbach_alpha"] > 0.8  # reversal makes the negative item agree
     assert rep.loc["satisfaction", "k"] == 3 and np.isnan(rep.loc["engagement", "cronbach_alpha"])
+
+
+def test_construct_mean_from_item_means_equals_mean_of_the_index(codebook):
+    # Independent check: the plain population mean of scale_index over a small population
+    # equals the value built from the item means (linearity, no item non-response).
+    rng = np.random.default_rng(8)
+    pop = pd.DataFrame({c: rng.integers(1, 6, 300) for c in ("sat_overall", "sat_services", "problems_unsolved")})
+    pop["unit"] = rng.choice(["A", "B"], 300)
+    means = {c: pop.groupby("unit")[c].mean().to_dict() for c in ("sat_overall", "sat_services", "problems_unsolved")}
+    got = construct_mean_from_item_means(means, codebook, "satisfaction")
+    direct = scale_index(pop, codebook, "satisfaction").groupby(pop["unit"]).mean()
+    assert got == pytest.approx(direct.to_dict(), rel=1e-12)
+    # by hand for unit A: (m1 + m2 + 6 - m3) / 3
+    a = (means["sat_overall"]["A"] + means["sat_services"]["A"] + 6 - means["problems_unsolved"]["A"]) / 3
+    assert got["A"] == pytest.approx(a)
+    with pytest.raises(ValueError, match="problems_unsolved of construct satisfaction missing"):
+        construct_mean_from_item_means({"sat_overall": {}, "sat_services": {}}, codebook)

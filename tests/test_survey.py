@@ -326,3 +326,17 @@ def test_quantile_woodruff_interval_by_hand(designs, design_name, q):
     assert (res["ci_low"], res["ci_high"]) == (lo, hi)
     # R reports the back-solved half-width as the SE
     assert res["se"] == pytest.approx((hi - lo) / (2 * tcrit), rel=1e-12)
+
+
+def test_compare_with_truth_by_hand():
+    from evaluation.survey import compare_with_truth
+
+    t = pd.DataFrame({"unit_id": ["a", "b", "c", "d"], "value": [1.0, 2.0, 3.0, 4.0],
+                      "ci_low": [0.5, 2.5, 2.0, np.nan], "ci_high": [1.5, 3.0, 4.0, 5.0]})
+    out = compare_with_truth(t, {"a": 1.5, "b": 2.2, "d": 4.0})
+    assert out["true_value"].iloc[:2].tolist() == [1.5, 2.2] and np.isnan(out["true_value"].iloc[2])
+    assert out["error"].iloc[0] == pytest.approx(-0.5) and out["error"].iloc[1] == pytest.approx(-0.2)
+    assert bool(out["covered"].iloc[0])  # on the boundary counts as covered
+    assert not bool(out["covered"].iloc[1])
+    assert out["covered"].isna().tolist() == [False, False, True, True]
+    assert "true_value" not in t.columns

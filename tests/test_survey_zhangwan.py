@@ -80,3 +80,32 @@ def test_community_small_area_beside_direct(district):
     err_fh = ((fh["value"] - true) ** 2).mean()
     err_direct = ((fh["direct"] - true) ** 2).mean()
     assert err_fh <= err_direct * 1.05
+
+
+def test_truth_comparison_rows_match_direct_calls(district):
+    from evaluation.survey import truth_comparison
+
+    ds, truth = district
+    surveys = {w: survey_wave(ds, w) for w in (2020, 2021)}
+    t = truth_comparison(surveys, ["sat_overall", "knows_building_head"], truth)
+    assert len(t) == 2 * 2 * 4 and t["covered"].notna().all()
+    row = t[(t["wave"] == 2021) & (t["item"] == "sat_overall") & (t["unit_id"] == "S03")].iloc[0]
+    direct = surveys[2021].mean("sat_overall", by="stratum").table.set_index("unit_id").loc["S03"]
+    assert row["value"] == direct["value"] and row["true_value"] == truth["sat_overall"]["2021"]["S03"]
+    assert row["covered"] == (direct["ci_low"] <= row["true_value"] <= direct["ci_high"])
+
+
+def test_community_covariates_from_the_registry(district, bundled_dir):
+    from evaluation.survey import community_covariates
+
+    ds, _ = district
+    cov = community_covariates(ds.tables, 2020).set_index("unit_id")
+    assert len(cov) == (ds["units"]["unit_type"] == "community").sum()
+    assert cov["red_property_share"].between(0, 1).all() and (cov["staff_fill"] > 0).all()
+    # by hand for one community from the raw CSV files
+    comps = pd.read_csv(bundled_dir / "compounds.csv")
+    ms = pd.read_csv(bundled_dir / "compound_milestones.csv")
+    red = set(ms.loc[(ms["milestone"] == "red_property") & (ms["date"] <= "2020-10-15"), "compound_id"])
+    c = comps[comps["community_id"] == "C07"]
+    share = c.loc[c["compound_id"].isin(red), "households"].sum() / c["households"].sum()
+    assert cov.loc["C07", "red_property_share"] == pytest.approx(share)

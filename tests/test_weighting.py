@@ -221,3 +221,32 @@ def test_bundled_population_margins_sum_to_the_planted_adults(bundled_dir):
     s01 = sum(v for k, v in m.items() if k.startswith("S01|"))
     communities = units.loc[units["parent_id"] == "S01", "unit_id"]
     assert s01 == sum(truth["adults_by_community"][c] for c in communities if c in truth["adults_by_community"])
+
+
+def test_rake_to_population_street_sex_age():
+    # A hand-made two-street survey and registry: post-stratified weights reproduce every cell total.
+    pop = _population()
+    units = pd.DataFrame({"unit_id": ["ZW", "S01", "S02", "C01", "C02", "C03"],
+                          "parent_id": [None, "ZW", "ZW", "S01", "S01", "S02"]})
+    rng = np.random.default_rng(2)
+    rows = []
+    for street in ("S01", "S02"):
+        for sex in ("female", "male"):
+            for age in ("18-34", "35-59", "60+"):
+                for k in range(int(rng.integers(3, 7))):
+                    rows.append((street, f"{street}{sex}{age}{k}", float(rng.uniform(5, 30)), sex, age))
+    s = pd.DataFrame(rows, columns=["stratum", "psu", "weight", "sex", "age_group"])
+    sd = SurveyData(s, SurveyDesign(fpc=None), period="2020")
+    from evaluation.weighting import rake_to_population
+
+    res = rake_to_population(sd, pop, units, 2020)
+    expected = pop[pop["year"] == 2020].assign(street=lambda d: d["unit_id"].map({"C01": "S01", "C02": "S01",
+                                                                                 "C03": "S02"}))
+    expected = expected.groupby(["street", "sex", "age_group"])["persons"].sum()
+    got = pd.Series(res.weights_after).groupby([s["stratum"], s["sex"], s["age_group"]]).sum()
+    assert np.allclose(got.sort_index().to_numpy(), expected.sort_index().to_numpy().astype(float))
+    assert len(res.margins) == 12 and "street x sex x age_group" in res.method
+    # within a cell the adjustment is one factor: ratios of weights are kept
+    m = (s["stratum"] == "S01") & (s["sex"] == "male") & (s["age_group"] == "60+")
+    ratio = res.weights_after[m.to_numpy()] / s.loc[m, "weight"].to_numpy()
+    assert np.allclose(ratio, ratio[0])

@@ -115,3 +115,29 @@ def scale_report(data: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
         rows.append({"construct": construct, "items": ", ".join(items), "k": len(items), "cronbach_alpha": alpha,
                      "n_complete": int(x.dropna().shape[0]) if x is not None else 0})
     return pd.DataFrame(rows)
+
+
+def construct_mean_from_item_means(item_means: dict[str, dict[str, float]], codebook: Codebook,
+                                   construct: str = "satisfaction") -> dict[str, float]:
+    """Mean of a construct's index per unit, from the units' item means.
+
+    The index (:func:`scale_index`) is the mean of the reverse-coded items, a linear function,
+    so where every respondent answers every item its population mean is the mean of the
+    reverse-coded item means: ``mean_i(m_i)`` with ``m_i -> scale_min + scale_max - m_i`` for
+    negative items. Used to get the true index means of the synthetic district from
+    ``truth.json`` (``item_means[item][unit_id]``, one wave).
+    """
+    items = codebook.items(construct)
+    missing = [i for i in items if i not in item_means]
+    if missing:
+        raise ValueError(f"item means: item(s) {', '.join(missing)} of construct {construct} missing")
+    units = set.intersection(*(set(item_means[i]) for i in items))
+    out = {}
+    for unit in sorted(units):
+        vals = []
+        for i in items:
+            r = codebook.row(i)
+            m = float(item_means[i][unit])
+            vals.append(float(r["scale_min"]) + float(r["scale_max"]) - m if r["direction"] == "negative" else m)
+        out[unit] = float(np.mean(vals))
+    return out

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -522,3 +522,81 @@ def run_cli(args) -> int:
     res = sd.proportion(item, 1, **kw) if values <= {0, 1} else sd.mean(item, **kw)
     write_table(res.table, args.out)
     return 0
+
+
+# -- checking estimates against a known truth (synthetic data only) -----------------------------
+
+def compare_with_truth(table: pd.DataFrame, truth: Mapping[str, float]) -> pd.DataFrame:
+    """Copy of a tidy estimate table with the true value per unit, the error and interval coverage.
+
+    Only possible on synthetic data, where the finite-population values are known
+    (``truth.json``). Adds ``true_value`` (``truth[unit_id]``, missing where unknown),
+    ``error`` (``value - true_value``) and ``covered`` (``ci_low <= true_value <= ci_high``;
+    missing where the truth or an interval limit is missing).
+    """
+    out = table.copy()
+    true = out["unit_id"].astype("str").map({str(k): float(v) for k, v in truth.items()}).astype("float64")
+    out["true_value"] = true
+    out["error"] = out["value"].astype("float64") - true
+    known = true.notna() & out["ci_low"].notna() & out["ci_high"].notna()
+    covered = (out["ci_low"] <= true) & (true <= out["ci_high"])
+    out["covered"] = pd.array(np.where(known, covered, pd.NA), dtype="boolean")
+    return out
+
+
+def truth_comparison(surveys: Mapping[int, SurveyData], items: Sequence[str],
+                     truth: Mapping[str, Mapping[str, Mapping[str, float]]], *, by: str | None = "stratum",
+                     unit_id: str = "all") -> pd.DataFrame:
+    """Design-based means of ``items`` in every wave beside the planted truth.
+
+    Parameters
+    ----------
+    surveys
+        Wave -> survey of that wave (:func:`survey_wave`).
+    items
+        Columns to estimate (means).
+    truth
+        ``truth[item][wave][unit_id]``: the finite-population means (``truth.json`` ->
+        ``survey.population_means``).
+    by, unit_id
+        Domain column (``None`` for the whole survey, labelled ``unit_id``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per wave, item and unit: the tidy columns of :meth:`SurveyData.mean` plus
+        ``item``, ``wave`` and those of :func:`compare_with_truth`.
+    """
+    parts = []
+    for wave, sd in surveys.items():
+        for item in items:
+            t = sd.mean(item, by=by, unit_id=unit_id).table
+            t = compare_with_truth(t, truth[item][str(wave)])
+            parts.append(t.assign(item=item, wave=int(wave)))
+    return pd.concat(parts, ignore_index=True)
+
+
+def community_covariates(tables, year: int, fieldwork_month_day: str = "10-15") -> pd.DataFrame:
+    """Registry covariates per community for small-area models of one survey wave.
+
+    ``red_property_share``: households in compounds with red property (milestone
+    ``red_property``) adopted before the fieldwork date of the wave, over all households of the
+    community's compounds (table ``compounds``, ``compound_milestones``); ``staff_fill``: hired
+    community workers over the quota (table ``staffing``, same year). Communities without
+    compounds get share 0.
+    """
+    comps = tables["compounds"]
+    ms = tables["compound_milestones"]
+    cutoff = pd.Timestamp(f"{int(year)}-{fieldwork_month_day}")
+    red = ms[(ms["milestone"] == "red_property") & (pd.to_datetime(ms["date"]) <= cutoff)]["compound_id"]
+    hh = pd.to_numeric(comps["households"]).astype("float64")
+    has_red = comps["compound_id"].isin(set(red)).astype("float64")
+    share = (hh * has_red).groupby(comps["community_id"]).sum() / hh.groupby(comps["community_id"]).sum()
+    st = tables["staffing"]
+    st = st[pd.to_numeric(st["year"]) == int(year)]
+    if st.empty:
+        raise ValueError(f"table staffing: no rows for year {year}")
+    fill = (pd.to_numeric(st["hired"]).astype("float64") / pd.to_numeric(st["quota"]).astype("float64")).to_numpy()
+    out = pd.DataFrame({"unit_id": st["community_id"].astype("str").to_numpy(), "staff_fill": fill})
+    out["red_property_share"] = out["unit_id"].map(share).fillna(0.0).astype("float64")
+    return out[["unit_id", "red_property_share", "staff_fill"]].reset_index(drop=True)

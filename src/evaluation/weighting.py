@@ -212,3 +212,31 @@ def population_margins(population: pd.DataFrame, year: int, unit_map: Mapping[st
     for k in keys[1:]:
         label = label + "|" + k
     return {str(k): float(v) for k, v in p["persons"].astype("float64").groupby(label.to_numpy()).sum().items()}
+
+
+def rake_to_population(survey: SurveyData, population: pd.DataFrame, units: pd.DataFrame, year: int, *,
+                       unit_column: str = "stratum", columns: tuple[str, ...] = ("sex", "age_group"),
+                       trim_upper: float | None = None) -> WeightingResult:
+    """Post-stratify a survey to the registry's adults by street x sex x age group.
+
+    The cells are the survey's ``unit_column`` (the street, which is the stratum of the
+    resident-survey design) crossed with ``columns``; their population totals come from the
+    ``population`` table of ``year`` (:func:`population_margins`, communities mapped to their
+    street through ``units.parent_id``). With one cross-classified margin raking is
+    post-stratification (R ``postStratify``); every cell needs respondents.
+
+    Returns
+    -------
+    WeightingResult
+        As :func:`rake`; ``.margins`` lists every cell with its population and weighted totals.
+    """
+    parent = units.dropna(subset=["parent_id"]).set_index("unit_id")["parent_id"].astype("str").to_dict()
+    margins = population_margins(population, year, parent, columns)
+    data = add_cell_column(survey.data, [unit_column, *columns], "__cell")
+    cell_survey = SurveyData(data, survey.design, period=survey.period, name=survey.name)
+    res = rake(cell_survey, {"__cell": margins}, trim_upper=trim_upper)
+    res.margins["margin"] = " x ".join([unit_column, *columns])
+    res.method = res.method.replace("__cell", " x ".join(["street" if unit_column == "stratum" else unit_column,
+                                                          *columns]))
+    res.title = f"Survey weights post-stratified to the adult population, {year}"
+    return res

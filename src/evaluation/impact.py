@@ -297,6 +297,39 @@ class ImpactResult:
         ax.legend(fontsize=8)
         return ax
 
+    # ------------------------------------------------------------------ partial event-study averages
+    def event_average(self, min_event: int = 1, max_event: int | None = None) -> dict[str, float]:
+        """Average of the event-study estimates from ``min_event`` (to ``max_event``) periods after adoption.
+
+        The equally weighted mean of ``ATT(e)`` over ``min_event <= e <= max_event``, with its
+        influence-function standard error: R ``did``'s ``aggte(type="dynamic", min_e=, max_e=)``
+        (through :func:`moderndid.aggte`, the same call that gives ``dynamic.post`` for
+        ``min_event=0``). With ``min_event=1`` it leaves out the adoption period, whose outcome mixes
+        units observed before and after the adoption date (see :func:`red_property_impact`).
+
+        Returns
+        -------
+        dict
+            ``att``, ``se``, ``ci_low``, ``ci_high`` (pointwise 95 %, normal), ``min_event``,
+            ``max_event`` (the largest event time used), ``n_event_times``.
+        """
+        import moderndid as md
+
+        if self.raw is None or "dynamic" not in self.aggregates:
+            raise ValueError("this result has no event study (dynamic aggregation)")
+        keys = self.aggregates["dynamic"]["key"]
+        top = int(keys.max()) if max_event is None else int(max_event)
+        if not ((keys >= min_event) & (keys <= top)).any():
+            raise ValueError(f"no event-study estimate between event times {min_event} and {top}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            r = md.aggte(self.raw, type="dynamic", min_e=min_event, max_e=top, na_rm=True,
+                         random_state=self.params["seed"])
+        z = scipy.stats.norm.ppf(1 - self.params["alpha"] / 2)
+        att, se = float(r.overall_att), float(r.overall_se)
+        return {"att": att, "se": se, "ci_low": att - z * se, "ci_high": att + z * se, "min_event": int(min_event),
+                "max_event": top, "n_event_times": int(((keys >= min_event) & (keys <= top)).sum())}
+
     # ------------------------------------------------------------------ sensitivity
     def sensitivity(self, sensitivity_type: str = "relative_magnitude", event_time: int = 0,
                     bounds: list[float] | None = None, **kwargs) -> pd.DataFrame:
@@ -398,6 +431,48 @@ def twfe(data: pd.DataFrame, outcome: str, unit: str, time: str, first_treated: 
     z = scipy.stats.norm.ppf(1 - alpha / 2)
     return {"att": beta, "se": se, "ci_low": beta - z * se, "ci_high": beta + z * se, "n": int(N),
             "clusters": G, "cluster": cluster or unit}
+
+
+def naive_difference(data: pd.DataFrame, outcome: str, unit: str, time: str, first_treated: str,
+                     cluster: str | None = None, alpha: float = 0.05) -> dict[str, Any]:
+    """Raw comparison: adopters after adoption minus never-adopters over the same periods.
+
+    The difference between the mean ``outcome`` of adopters' unit-periods from their adoption on
+    (``first_treated > 0`` and ``time >= first_treated``) and that of never-adopters'
+    (``first_treated == 0``) unit-periods in the periods where some adopter is treated. It mixes the
+    effect with every pre-existing difference between the groups (selection) and is shown only to
+    be contrasted with the difference-in-differences. The standard error is that of the OLS slope of
+    ``outcome`` on the adopter dummy in that sample, cluster-robust (CR1) by ``cluster`` (default
+    ``unit``), as statsmodels ``OLS(...).fit(cov_type="cluster")``.
+
+    Returns
+    -------
+    dict
+        ``att`` (the difference), ``se``, ``ci_low``, ``ci_high``, ``mean_adopters``,
+        ``mean_never``, ``n_adopter_obs``, ``n_never_obs``, ``clusters``.
+    """
+    cols = list(dict.fromkeys([outcome, unit, time, first_treated] + ([cluster] if cluster else [])))
+    d = data[cols].dropna(subset=[outcome])
+    treated = (d[first_treated] > 0) & (d[time] >= d[first_treated])
+    never = d[first_treated] == 0
+    never &= d[time].isin(set(d.loc[treated, time]))
+    d = d[treated | never]
+    if not treated.any() or not never.any():
+        raise ValueError("the raw comparison needs adopters after adoption and never-adopters in the same periods")
+    x = treated[d.index].to_numpy(dtype=float)
+    y = d[outcome].to_numpy(dtype=float)
+    m1, m0 = float(y[x == 1].mean()), float(y[x == 0].mean())
+    beta = m1 - m0
+    xc = x - x.mean()
+    u = y - (m0 + beta * x)
+    groups = pd.factorize(d[cluster or unit])[0]
+    G, N, K = int(groups.max() + 1), len(d), 2
+    sxx = float(xc @ xc)
+    meat = float(np.sum(np.bincount(groups, xc * u) ** 2))
+    se = float(np.sqrt(meat / sxx**2 * G / (G - 1) * (N - 1) / (N - K)))
+    z = scipy.stats.norm.ppf(1 - alpha / 2)
+    return {"att": beta, "se": se, "ci_low": beta - z * se, "ci_high": beta + z * se, "mean_adopters": m1,
+            "mean_never": m0, "n_adopter_obs": int((x == 1).sum()), "n_never_obs": int((x == 0).sum()), "clusters": G}
 
 
 def _event_pretest(dyn) -> dict[str, Any]:

@@ -252,3 +252,33 @@ def survey_panel(
         item: s[item].astype(float).to_numpy(),
     })
     return out
+
+
+def adoption_status(compounds: pd.DataFrame, adoption: pd.Series, first_period: int, last_period: int,
+                    period: str = "quarter") -> pd.DataFrame:
+    """Each compound's place in a staggered design over the periods ``first_period..last_period``.
+
+    ``status`` is ``"always treated"`` when the compound adopted in or before the first period (it
+    has no pre-adoption period and cannot enter a difference-in-differences), ``"cohort"`` when it
+    adopted within ``first_period + 1 .. last_period``, and ``"not adopting"`` otherwise (never, or
+    after the last period: a comparison unit). ``cohort`` holds the adoption period label
+    (:func:`period_label`) of every adopter, also of the always treated.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``compounds`` rows with ``adopted_on``, ``first_treated`` (period code, 0 if not adopted),
+        ``cohort`` (label or missing) and ``status``.
+    """
+    if "compound_id" not in compounds.columns:
+        raise ValueError("table compounds lacks column compound_id")
+    out = compounds.copy()
+    adopted = pd.to_datetime(out["compound_id"].map(adoption))
+    out["adopted_on"] = adopted
+    first = np.where(adopted.notna(), period_code(adopted.fillna(pd.Timestamp("2000-01-01")), period), 0)
+    out["first_treated"] = first.astype("int64")
+    out["cohort"] = pd.array([period_label(c, period) if c > 0 else None for c in first], dtype="str")
+    status = np.where((first > 0) & (first <= first_period), "always treated",
+                      np.where((first > first_period) & (first <= last_period), "cohort", "not adopting"))
+    out["status"] = pd.array(status, dtype="str")
+    return out

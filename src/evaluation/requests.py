@@ -84,6 +84,7 @@ __all__ = [
     "life_table",
     "request_indicators",
     "run_cli",
+    "indicator_provider",
 ]
 
 NAT = np.iinfo(np.int64).min
@@ -1265,3 +1266,16 @@ def run_cli(args: argparse.Namespace) -> int:
     for _, row in flagged.iterrows():
         print(f"  {row['flag']}: {row['requests']} ({row['action']})", file=sys.stderr)
     return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# indicator table provider
+
+
+def indicator_provider(ds, year: int, level: str):
+    """Provider for ``evaluation indicators`` (:mod:`evaluation.indicators`): the ``svc.*``
+    indicators of calendar ``year`` per unit at ``level``, or ``None`` when the dataset has no
+    requests (see :func:`evaluation.service_indicators.service_indicators`)."""
+    from evaluation.service_indicators import service_indicators
+
+    return service_indicators(ds, year, level)

@@ -215,3 +215,39 @@ def test_result_object_is_notebook_friendly(sim_log):
     ax = res.plot(groups=3)
     assert len(ax.get_lines()) == 3
     assert {"community_id", "period", "bin", "hours", "events", "censored"} <= set(res.life.columns)
+
+
+@pytest.fixture(scope="module")
+def cli_log_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "requests.parquet"
+    simulate_request_log(600, n_communities=3, seed=7, end="2020-06-30 23:59").to_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("cli_args,api_kw,load_kw", [
+    ([], {}, {}),  # defaults agree: --period month as request_indicators(period="month")
+    (["--time", "working"], {"time": "working"}, {}),
+    (["--ci-method", "loglog"], {"ci_method": "loglog"}, {}),
+    (["--response-sla-hours", "2"], {"response_sla_hours": 2.0}, {}),
+    (["--cutoff", "2020-05-31T23:59"], {}, {"cutoff": "2020-05-31 23:59"}),
+])
+def test_cli_options_give_the_api_table(cli_log_file, tmp_path, cli_args, api_kw, load_kw):
+    """Each new option of `evaluation requests` gives byte for byte the table of the Python call
+    with the matching argument, and (except the defaults) a table different from the defaults'."""
+    from evaluation.io import write_table
+
+    out = tmp_path / "cli.csv"
+    assert main(["requests", str(cli_log_file), "--by", "community_id", "--out", str(out)] + cli_args) == 0
+    log = load_requests(cli_log_file, **load_kw)
+    api = request_indicators(log, by=["community_id"], **api_kw).table
+    write_table(api, tmp_path / "api.csv")
+    assert out.read_bytes() == (tmp_path / "api.csv").read_bytes()
+    assert set(api["period"]) >= {"2020-01", "2020-05"}
+    if cli_args:
+        default = request_indicators(load_requests(cli_log_file), by=["community_id"]).table
+        assert not api[["value", "ci_low", "ci_high"]].equals(default[["value", "ci_low", "ci_high"]]) or len(api) != len(default)
+
+
+def test_cli_rejects_a_bad_cutoff(cli_log_file, tmp_path, capsys):
+    assert main(["requests", str(cli_log_file), "--cutoff", "end of June", "--out", str(tmp_path / "x.csv")]) == 1
+    assert "--cutoff" in capsys.readouterr().err

@@ -64,9 +64,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", default="native", choices=["native", "nyc311", "open311", "boston311", "mapping"])
     s.add_argument("--mapping", default=None, help="YAML column/time mapping for --format mapping")
     s.add_argument("--by", nargs="*", default=[], help="grouping columns")
-    s.add_argument("--period", default="year", choices=["month", "quarter", "year"])
+    # the same default as request_indicators(period="month")
+    s.add_argument("--period", default="month", choices=["month", "quarter", "year"])
     s.add_argument("--sla-hours", type=float, nargs="*", default=None)
     s.add_argument("--engine", default="pandas", choices=["pandas", "dask"])
+    s.add_argument("--time", default="calendar", choices=["calendar", "working"],
+                   help="measure durations in calendar time or in working time (24 h per working day)")
+    s.add_argument("--ci-method", default="log", choices=["log", "loglog"],
+                   help="pointwise interval behind the Kaplan-Meier quantile and SLA intervals")
+    s.add_argument("--response-sla-hours", type=float, default=None,
+                   help="count a response only within this many hours of creation (default: any response by the cut-off)")
+    s.add_argument("--cutoff", default=None,
+                   help="data cut-off, ISO 8601 (local time of the log unless an offset is given); default: declared or latest stamp")
     s.add_argument("--out", required=True)
 
     s = sub.add_parser("survey", help="design-based survey estimates")

@@ -1250,15 +1250,27 @@ def _km_rows(life, by, counts, base, qual, level, spec, sla_hours, ci_method, al
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    """``evaluation requests FILE --format ... --by ... --period ... --sla-hours ... --engine ... --out FILE``."""
+    """``evaluation requests FILE --format ... --by ... --period ... --sla-hours ... --engine ... --time ...
+    --ci-method ... --response-sla-hours H --cutoff ISO --out FILE`` (defaults as :func:`request_indicators`)."""
     from evaluation.io import write_table
 
     out = Path(args.out)
     if out.suffix.lower() not in (".csv", ".parquet", ".xlsx"):
         raise ValueError(f"{out}: --out must end in .csv, .parquet or .xlsx")
-    log = load_requests(args.file, format=args.format, mapping=args.mapping, engine=args.engine)
+    cutoff = getattr(args, "cutoff", None)
+    if cutoff is not None:
+        try:
+            cutoff = pd.Timestamp(cutoff)
+        except (ValueError, TypeError):
+            raise ValueError(f"--cutoff {args.cutoff!r} is not an ISO 8601 date or time (e.g. 2020-12-31T23:59)") from None
+    response_sla = getattr(args, "response_sla_hours", None)
+    if response_sla is not None and not response_sla > 0:
+        raise ValueError(f"--response-sla-hours must be a positive number of hours, not {response_sla:g}")
+    log = load_requests(args.file, format=args.format, mapping=args.mapping, engine=args.engine, cutoff=cutoff)
     sla = tuple(args.sla_hours) if args.sla_hours else DEFAULT_SLA_HOURS
-    res = request_indicators(log, by=args.by, period=args.period, sla_hours=sla, engine=args.engine)
+    res = request_indicators(log, by=args.by, period=args.period, sla_hours=sla, engine=args.engine,
+                             time=getattr(args, "time", "calendar"), ci_method=getattr(args, "ci_method", "log"),
+                             response_sla_hours=response_sla)
     write_table(res.table, out)
     q = res.quality
     flagged = q[q["requests"] > 0]

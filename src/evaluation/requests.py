@@ -229,7 +229,8 @@ def _to_ns(s: pd.Series) -> np.ndarray:
     """Times as int64 UTC nanoseconds (missing -> NAT)."""
     if not pd.api.types.is_datetime64_any_dtype(s):
         return np.full(len(s), NAT, dtype=np.int64)
-    return s.dt.as_unit("ns").array.asi8.copy() if isinstance(s.dtype, pd.DatetimeTZDtype) else s.to_numpy("datetime64[ns]").view("i8")
+    # a view, not a copy: callers only read it (10 M stamps are 80 MB each)
+    return s.dt.as_unit("ns").array.asi8 if isinstance(s.dtype, pd.DatetimeTZDtype) else s.to_numpy("datetime64[ns]").view("i8")
 
 
 def _local_ns(utc_ns: np.ndarray, tz: str) -> np.ndarray:
@@ -237,14 +238,15 @@ def _local_ns(utc_ns: np.ndarray, tz: str) -> np.ndarray:
     valid = utc_ns != NAT
     if not valid.any():
         return utc_ns
-    lo, hi = utc_ns[valid].min(), utc_ns[valid].max()
+    v = utc_ns if valid.all() else utc_ns[valid]
+    lo, hi = v.min(), v.max()
     probe = pd.DatetimeIndex(pd.to_datetime(np.linspace(lo, hi, 64).astype(np.int64), utc=True)).tz_convert(tz)
     offsets = np.unique([t.utcoffset().total_seconds() for t in probe])
     if len(offsets) == 1:
         # the offset did not change in the range probed (e.g. China since 1991): add it
         # -- but check both ends exactly, a DST change between probes would show up there
         out = utc_ns + int(offsets[0] * NS_PER_SECOND)
-        return np.where(valid, out, NAT)
+        return out if valid.all() else np.where(valid, out, NAT)
     local = pd.DatetimeIndex(pd.to_datetime(np.where(valid, utc_ns, 0), utc=True)).tz_convert(tz).tz_localize(None)
     return np.where(valid, local.as_unit("ns").asi8, NAT)
 
@@ -542,7 +544,7 @@ def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> _Partials:
     r = _to_ns(df["resolved_at"])
     f = _to_ns(df["first_response_at"])
     lc = _local_ns(c, spec.timezone)
-    pcode = np.searchsorted(spec.edges_local, lc, side="right") - 1
+    pcode = _period_codes(lc, spec.edges_local)
     keep &= (pcode >= 0) & (pcode < len(spec.labels)) & (c != NAT)
     # grouping codes: by columns x creation period, mixed radix
     gcode = np.zeros(len(df), dtype=np.int64)
@@ -584,10 +586,13 @@ def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> _Partials:
     gk = gp[kk]
     # one bincount over (cell, 7-bit pattern: rating code, responded, resolved, reopened, in KM)
     # instead of eleven weighted bincounts; the eleven counts are read off the patterns
-    pattern = rating_code[kk].astype(np.int64)
+    # (built in uint8: one byte a request instead of eight until the last step)
+    pattern = rating_code.astype(np.uint8, copy=True)
     for bit, v in ((3, responded), (4, resolved), (5, reopened), (6, in_km)):
-        pattern |= v[kk].view(np.uint8).astype(np.int64) << bit
-    table = np.bincount(gk * 128 + pattern, minlength=n_cells * 128).reshape(n_cells, 128)
+        pattern |= v.view(np.uint8) << np.uint8(bit)
+    key = gk * 128
+    key += pattern[kk]
+    table = np.bincount(key, minlength=n_cells * 128).reshape(n_cells, 128)
     counts = {"n": table.sum(axis=1)}
     per_col = table @ _PATTERN_MATRIX
     counts.update({name: per_col[:, j] for j, name in enumerate(_PATTERN_COLUMNS)})
@@ -595,7 +600,8 @@ def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> _Partials:
     any_flags = np.bitwise_or.reduce(fk) if len(fk) else 0
     for name, bit in FLAG_BITS.items():  # flags of the kept requests, per cell
         if any_flags & bit:
-            counts[f"flag_{name}"] = np.bincount(gk, weights=((fk & bit) != 0), minlength=n_cells)
+            # count the flagged requests' cells (integer bincount of the few flagged ones)
+            counts[f"flag_{name}"] = np.bincount(gk[(fk & bit) != 0], minlength=n_cells)
         else:
             counts[f"flag_{name}"] = np.zeros(n_cells)
     present = np.flatnonzero(counts["n"] > 0)
@@ -610,7 +616,7 @@ def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> _Partials:
     life_df = _life_rows(gp[ki], bins[ki], event[ki], spec, radices, cats_list)
     # resolutions per (group, period of resolution) for the backlog
     ri = np.flatnonzero(keep & resolved)
-    rp = np.searchsorted(spec.edges_local, _local_ns(r[ri], spec.timezone), side="right") - 1
+    rp = _period_codes(_local_ns(r[ri], spec.timezone), spec.edges_local)
     rp = np.clip(np.maximum(rp, pcode[ri]), 0, n_periods - 1)
     rk = gcode[ri] * n_periods + rp
     rc = np.bincount(rk, minlength=n_cells)
@@ -641,6 +647,28 @@ def _pattern_matrix() -> np.ndarray:
 _PATTERN_MATRIX = _pattern_matrix()
 
 
+def _period_codes(local_ns: np.ndarray, edges_local: np.ndarray) -> np.ndarray:
+    """Index of the period holding each local time (``searchsorted(edges, t, "right") - 1``:
+    -1 before the first period, ``len(edges) - 1`` after the last).
+
+    Period edges are local midnights, so the period of a time is that of its day: one integer
+    division and a look-up in a table of days, much cheaper than a binary search per request.
+    """
+    first_day = int(edges_local[0] // NS_PER_DAY)
+    n_days = int(edges_local[-1] // NS_PER_DAY) - first_day
+    if n_days > 50_000_000 or edges_local[0] % NS_PER_DAY or edges_local[-1] % NS_PER_DAY:
+        return np.searchsorted(edges_local, local_ns, side="right") - 1
+    day_starts = (np.arange(n_days + 1, dtype=np.int64) + first_day) * NS_PER_DAY
+    lut = np.empty(n_days + 3, dtype=np.int64)
+    lut[0] = -1  # days before the first period (and missing times)
+    lut[1:-1] = np.searchsorted(edges_local, day_starts, side="right") - 1
+    lut[-1] = len(edges_local) - 1  # days after the last period
+    day = np.floor_divide(local_ns, NS_PER_DAY)
+    day -= first_day - 1
+    np.clip(day, 0, n_days + 2, out=day)
+    return lut[day]
+
+
 def _rating_codes(s: pd.Series) -> np.ndarray:
     """Rating as a small code: 0 none/other, 1 satisfied, 2 basically, 3 dissatisfied, 4 not reached."""
     if isinstance(s.dtype, pd.CategoricalDtype):
@@ -663,15 +691,31 @@ def _equals(s: pd.Series, value: str) -> np.ndarray:
 
 
 def _label_frame(cells: np.ndarray, spec: _Spec, radices, cats_list) -> pd.DataFrame:
+    """Label columns (categoricals) of mixed-radix cell codes.
+
+    The codes are decoded once per distinct cell and gathered (a life table has millions of rows
+    but only thousands of cells); they are valid by construction, so pandas need not check them.
+    """
     n_periods = len(spec.labels)
-    period = cells % n_periods
-    frame = pd.DataFrame(index=range(len(cells)))
-    g = cells // n_periods
+    if len(cells) > 1 and bool(np.all(cells[1:] >= cells[:-1])):
+        start = np.empty(len(cells), dtype=bool)
+        start[0] = True
+        np.not_equal(cells[1:], cells[:-1], out=start[1:])
+        uniq = cells[start]
+        inv = np.cumsum(start, dtype=np.int32 if len(cells) < 2**31 else np.int64) - 1
+    else:
+        uniq, inv = cells, None
+    columns = {}
+    g, period = np.divmod(uniq, n_periods)
     for col, rad, cats in zip(reversed(spec.by), reversed(radices), reversed(cats_list)):
-        frame[col] = pd.Categorical.from_codes(g % rad, categories=pd.Index(cats, dtype="str"))
-        g = g // rad
-    frame = frame[list(spec.by)] if spec.by else frame
-    frame["period"] = pd.Categorical.from_codes(period, categories=pd.Index(list(spec.labels), dtype="str"))
+        g, code = np.divmod(g, rad)
+        columns[col] = (code, pd.Index(cats, dtype="str"))
+    columns["period"] = (period, pd.Index(list(spec.labels), dtype="str"))
+    frame = pd.DataFrame(index=range(len(cells)))
+    for col in list(spec.by) + ["period"]:
+        code, cats = columns[col]
+        small = code.astype(np.int32 if len(cats) < 2**31 else np.int64)
+        frame[col] = pd.Categorical.from_codes(small if inv is None else small[inv], categories=cats, validate=False)
     return frame
 
 
@@ -689,24 +733,29 @@ def _life_rows(cell, bins, event, spec, radices, cats_list) -> pd.DataFrame:
     start[0] = True
     np.not_equal(key[1:], key[:-1], out=start[1:])
     idx = np.flatnonzero(start)
-    cnt = np.diff(np.append(idx, len(key)))
-    u = key[idx].astype(np.int64)
-    ev = (u & 1).astype(bool)
+    cnt = np.diff(idx, append=len(key))
+    u = key[idx]
     cb = u >> 1
-    cell_u, bin_u = cb // n_bins, cb % n_bins
-    # merge event and censored counts of the same (cell, bin)
+    # merge event and censored counts of the same (cell, bin): at most two adjacent rows, the
+    # censored one (key cb * 2) first and the event one (cb * 2 + 1) second
     first = np.ones(len(cb), dtype=bool)
-    first[1:] = cb[1:] != cb[:-1]
-    pos = np.cumsum(first) - 1
-    m = int(pos[-1]) + 1
-    events = np.bincount(pos, weights=cnt * ev, minlength=m).astype(np.int64)
-    censored = np.bincount(pos, weights=cnt * ~ev, minlength=m).astype(np.int64)
-    frame = _label_frame(cell_u[first], spec, radices, cats_list)
+    np.not_equal(cb[1:], cb[:-1], out=first[1:])
+    fi = np.flatnonzero(first)
+    ev_first = (u[fi] & 1).astype(bool)
+    cnt_first = cnt[fi]
+    events = np.where(ev_first, cnt_first, 0)
+    censored = np.where(ev_first, 0, cnt_first)
+    has_second = np.zeros(len(cb), dtype=bool)
+    has_second[:-1] = ~first[1:]
+    pair = has_second[fi]
+    events[pair] = cnt[fi[pair] + 1]
+    cell_u, bin_u = np.divmod(cb[fi].astype(np.int64), n_bins)
+    frame = _label_frame(cell_u, spec, radices, cats_list)
     # int32 halves the memory of partial life tables (bins of minutes fit for 4,000 years)
     small = np.int32 if n_bins < np.iinfo(np.int32).max else np.int64
-    frame["bin"] = bin_u[first].astype(small)
-    frame["events"] = events
-    frame["censored"] = censored
+    frame["bin"] = bin_u.astype(small)
+    frame["events"] = events.astype(np.int64)
+    frame["censored"] = censored.astype(np.int64)
     return frame
 
 

@@ -104,3 +104,47 @@ def test_area_without_respondents_gets_synthetic_estimate():
     assert row["value"] == pytest.approx(res.beta["intercept"] + 0.5 * res.beta["red_property"])
     assert "no_direct_estimate" in row["flags"] and row["eblup_rmse"] ** 2 > res.sigma2_u
     assert "Fay-Herriot" in res.summary()
+
+
+def test_cluster_variance_components_and_smoothed_variance_by_simulation():
+    # Planted components: between-cluster variance 0.3, within 0.9; unbalanced cluster sizes.
+    from evaluation.small_area import cluster_variance_components, smoothed_sampling_variance
+
+    rng = np.random.default_rng(12)
+    sizes = rng.integers(10, 40, 400)
+    cluster = np.repeat(np.arange(400), sizes)
+    y = rng.normal(0, np.sqrt(0.3), 400)[cluster] + rng.normal(0, np.sqrt(0.9), len(cluster))
+    within, between = cluster_variance_components(y, cluster)
+    assert within == pytest.approx(0.9, rel=0.03)
+    assert between == pytest.approx(0.3, rel=0.15)
+    # nested in areas with their own effects (variance 1): the within-area cluster variance is still 0.3
+    area = np.arange(400) // 4
+    y_area = y + rng.normal(0, 1, 100)[area[cluster]]
+    assert cluster_variance_components(y_area, cluster, area[cluster])[1] == pytest.approx(0.3, rel=0.2)
+    assert cluster_variance_components(y_area, cluster)[1] > 0.9  # ignoring the nesting mixes in area effects
+    # The variance of the mean of k clusters x m people equals between / k + within / (k m): check by simulation.
+    k, m, reps = 2, 25, 20000
+    means = (rng.normal(0, np.sqrt(0.3), (reps, k))[:, :, None] + rng.normal(0, np.sqrt(0.9), (reps, k, m))).mean(axis=(1, 2))
+    assert smoothed_sampling_variance([k * m], [k], 0.9, 0.3)[0] == pytest.approx(means.var(), rel=0.04)
+    assert np.isnan(smoothed_sampling_variance([0], [0], 0.9, 0.3)[0])
+
+
+def test_smooth_direct_variances_by_hand():
+    from evaluation.small_area import cluster_variance_components, smooth_direct_variances
+
+    data = pd.DataFrame({"area": ["A"] * 6 + ["B"] * 3, "psu": ["a1"] * 3 + ["a2"] * 3 + ["b1"] * 3,
+                         "y": [1.0, 2, 3, 3, 4, 5, 2, 2, 5]})
+    direct = pd.DataFrame({"unit_id": ["A", "B", "C"], "value": [3.0, 3.0, np.nan], "se": [0.5, 0.2, np.nan]})
+    out = smooth_direct_variances(direct, data, "y", area="area", cluster="psu")
+    # ANOVA by hand: cluster means 2, 4, 3; within SS = 2 + 2 + 6 = 10 on 9 - 3 = 6 df
+    within, between = cluster_variance_components(data["y"], data["psu"], data["area"])
+    assert within == pytest.approx(10 / 6)
+    # nested: clusters a1, a2 around area A's mean 3 (B has one cluster: no information); C - A = 1, m0 = 3
+    msb = 3 * ((2 - 3) ** 2 + (4 - 3) ** 2) / 1
+    assert between == pytest.approx((msb - 10 / 6) / 3)
+    # not nested: around the grand mean 3 with C - 1 = 2 df
+    assert cluster_variance_components(data["y"], data["psu"])[1] == pytest.approx((3 * 2 / 2 - 10 / 6) / 3)
+    assert out["clusters"].tolist() == [2, 1, 0] and out["respondents"].tolist() == [6, 3, 0]
+    assert out.loc[0, "smoothed_se"] == pytest.approx(np.sqrt(between / 2 + within / 6))
+    assert np.isnan(out.loc[2, "smoothed_se"])
+    assert "smoothed_se" not in direct.columns

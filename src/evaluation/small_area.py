@@ -82,16 +82,22 @@ class FayHerriotResult(IndicatorResult):
     sigma2_u: float = np.nan
     beta: pd.Series | None = None
 
-    def plot(self, ax=None):
-        """Direct estimates and EBLUPs with their 95 % intervals, areas sorted by direct SE."""
+    def plot(self, ax=None, truth: dict[str, float] | None = None):
+        """Direct estimates and EBLUPs with their 95 % intervals, areas sorted by direct SE.
+
+        ``truth`` (unit -> true value, synthetic data only) adds the true values as crosses.
+        """
         import matplotlib.pyplot as plt  # noqa: PLC0415
 
         t = self.table.sort_values("direct_se", na_position="last").reset_index(drop=True)
         if ax is None:
             _, ax = plt.subplots(figsize=(6.5, 0.3 * len(t) + 1.5))
         y = np.arange(len(t))
-        ax.errorbar(t["direct"], y - 0.15, xerr=1.96 * t["direct_se"], fmt="o", ms=4, capsize=2, label="direct")
+        ax.errorbar(t["direct"], y - 0.15, xerr=1.96 * t["direct_se"], fmt="o", ms=4, capsize=2,
+                    label="direct ± 1.96 SE (as the model uses it)")
         ax.errorbar(t["value"], y + 0.15, xerr=1.96 * t["eblup_rmse"], fmt="s", ms=4, capsize=2, label="Fay-Herriot EBLUP")
+        if truth:
+            ax.plot([truth.get(str(u), np.nan) for u in t["unit_id"]], y, "x", color="crimson", ms=6, label="true value")
         ax.set_yticks(y, t["unit_id"])
         ax.invert_yaxis()
         ax.legend(fontsize="small")
@@ -174,3 +180,68 @@ def fay_herriot(direct: pd.DataFrame, covariates: pd.DataFrame, *, estimate: str
         notes.append("sigma2_u truncated at 0: every EBLUP equals the regression-synthetic estimate.")
     return FayHerriotResult(table=table, title="Small-area estimates (Fay-Herriot)", method=meth, notes=notes,
                             sigma2_u=A, beta=pd.Series(beta, index=X_all.columns))
+
+
+def cluster_variance_components(y, cluster, area=None) -> tuple[float, float]:
+    """Within- and between-cluster variance of ``y`` by one-way ANOVA (method of moments).
+
+    ``within`` is the pooled within-cluster variance ``sum_c sum_j (y - ybar_c)^2 / (n - C)``;
+    ``between`` is ``(MSB - within) / m0`` with ``MSB`` the between-cluster mean square and
+    ``m0 = (n - sum n_c^2 / n) / (C - 1)`` the effective cluster size (Searle, Casella & McCulloch
+    1992, section 3.6), truncated at 0. With ``area`` (clusters nested in areas) the clusters vary
+    around their area's mean: ``MSB = sum n_c (ybar_c - ybar_a)^2 / (C - A)`` and
+    ``m0 = (n - sum_a sum_c n_c^2 / n_a) / (C - A)``, the variance of clusters *within* an area,
+    which is what the sampling variance of an area mean needs. Unweighted: meant for smoothing
+    sampling variances, not as a population estimate.
+    """
+    s = pd.DataFrame({"y": np.asarray(y, dtype="float64"), "c": np.asarray(cluster),
+                      "a": np.asarray(area) if area is not None else 0}).dropna()
+    g = s.groupby("c")["y"]
+    n, C = len(s), s["c"].nunique()
+    A = s["a"].nunique()
+    if C - A < 1 or n <= C:
+        raise ValueError("variance components need more clusters than areas and more respondents than clusters")
+    within = float(((s["y"] - g.transform("mean")) ** 2).sum() / (n - C))
+    cl = s.groupby("c").agg(n_c=("y", "size"), mean_c=("y", "mean"), a=("a", "first"))
+    area_mean = s.groupby("a")["y"].mean()
+    area_n = s.groupby("a").size()
+    msb = float(np.sum(cl["n_c"] * (cl["mean_c"] - cl["a"].map(area_mean)) ** 2) / (C - A))
+    m0 = (n - np.sum(cl["n_c"] ** 2 / cl["a"].map(area_n))) / (C - A)
+    return within, max(0.0, (msb - within) / m0)
+
+
+def smoothed_sampling_variance(respondents, clusters, within: float, between: float) -> np.ndarray:
+    """Sampling variance of an area mean from ``clusters`` sampled clusters and ``respondents`` people.
+
+    ``D = between / k + within / n`` (two-stage sampling of clusters, then people, without
+    finite-population corrections; Cochran 1977, eq. 10.8 for equal cluster sizes). A generalised
+    variance function for Fay-Herriot models: unlike the direct linearised variance of a domain
+    with one sampled cluster, whose between-cluster term is zero, it counts the cluster effect.
+    """
+    k = np.asarray(clusters, dtype="float64")
+    n = np.asarray(respondents, dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((k > 0) & (n > 0), between / k + within / n, np.nan)
+
+
+def smooth_direct_variances(direct: pd.DataFrame, data: pd.DataFrame, y: str, *, area: str, cluster: str,
+                            unit: str = "unit_id") -> pd.DataFrame:
+    """Copy of a table of direct area estimates with smoothed standard errors for Fay-Herriot.
+
+    Adds ``clusters`` (sampled clusters in the area), ``respondents`` (answers to ``y``) and
+    ``smoothed_se`` = sqrt(:func:`smoothed_sampling_variance`) with the variance components of
+    ``y`` pooled over the whole sample, clusters nested in areas (:func:`cluster_variance_components`). Use
+    ``fay_herriot(..., se="smoothed_se")`` when areas have one or two sampled clusters: their
+    linearised variances miss (one cluster) or barely estimate (two) the between-cluster term.
+    """
+    answered = data[data[y].notna()]
+    within, between = cluster_variance_components(pd.to_numeric(answered[y]).astype("float64"), answered[cluster],
+                                                  answered[area].astype("str"))
+    key = direct[unit].astype("str")
+    k = answered.groupby(answered[area].astype("str"))[cluster].nunique()
+    n = answered.groupby(answered[area].astype("str")).size()
+    out = direct.copy()
+    out["clusters"] = key.map(k).fillna(0).astype("int64").to_numpy()
+    out["respondents"] = key.map(n).fillna(0).astype("int64").to_numpy()
+    out["smoothed_se"] = np.sqrt(smoothed_sampling_variance(out["respondents"], out["clusters"], within, between))
+    return out

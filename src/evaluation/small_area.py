@@ -14,6 +14,12 @@ zero. The MSE is the second-order approximation ``g1 + g2 + 2 g3`` (Prasad & Rao
 Lahiri 2000 for REML; Rao & Molina 2015, *Small Area Estimation*, 2nd ed., sections 6.1-6.2).
 Written here on numpy/scipy (``svy-sae`` would need JAX); checked against planted truth and the
 closed-form limits in ``tests/test_small_area.py``.
+
+Sampling variances ``D_i`` of areas with one or two sampled clusters are not usable as
+"known": the linearised variance of a domain inside a single PSU has no between-PSU term.
+:func:`smooth_direct_variances` replaces them by a generalised variance function
+``sigma2_between / clusters + sigma2_within / respondents`` with components pooled over the
+sample (:func:`cluster_variance_components`).
 """
 
 from __future__ import annotations

@@ -291,7 +291,15 @@ class SurveyData:
 
     def quantile(self, y: str, q: float = 0.5, by: str | None = None, *, indicator: str | None = None,
                  unit_id: str = "all", level: str | None = None) -> SurveyEstimate:
-        """Weighted quantile with a Woodruff (1952) interval (R ``svyquantile``, ``qrule="hf1"``-like)."""
+        """Weighted quantile with a Woodruff (1952) interval, as R ``svyquantile`` (survey 4.x) computes it.
+
+        The estimate is the smallest ``y`` with weighted CDF ``F(y) >= q`` (R ``qrule="math"``,
+        Hyndman-Fan type 1). The interval inverts the same CDF at ``F(q_hat) +- t_df * SE``, where
+        ``SE`` is the design-based standard error of the mean of ``y <= q_hat`` (R's
+        ``woodruffCI``, ``interval.type="mean"``: centred at ``F(q_hat)``, not at ``q``); ``se`` is
+        the half-width divided by ``t_df``. Checked by hand in ``tests/test_survey.py``. On items
+        with a few categories (1-5 answers) the interval is a pair of categories and says little.
+        """
         self._check_column(y)
         est = self._sample().estimation.quantile(y, p=q, by=by, where=self._where_answered(y))
         return self._result(est, f"quantile_{q:g}", y, by, indicator, unit_id, level)

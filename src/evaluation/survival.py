@@ -110,6 +110,50 @@ def _segment_cumsum_from_zero(x: np.ndarray, starts: np.ndarray, ends: np.ndarra
     return out
 
 
+def _after_first_in_segment(mask: np.ndarray, gid: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Rows at or after the first true row of ``mask`` in their segment (rows sorted by ``gid``).
+
+    True rows are rare (a group where everyone at risk had the event), so the few segments
+    concerned are filled slice by slice instead of a cumulative sum over every row.
+    """
+    out = np.zeros(len(mask), dtype=bool)
+    hits = np.flatnonzero(mask)
+    if len(hits):
+        g = gid[hits]
+        first = hits[np.r_[True, g[1:] != g[:-1]]]
+        for i, e in zip(first.tolist(), ends[gid[first]].tolist()):
+            out[i:e] = True
+    return out
+
+
+def _first_below(surv: np.ndarray, target: float, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Per segment, the first row with ``surv < target`` (``ends`` when none).
+
+    ``surv`` is non-increasing within a segment (exp of a running sum of logs of numbers <= 1, and
+    rounding is monotone), so a binary search per segment gives exactly the first such row.
+    """
+    neg = -surv
+    out = np.empty(len(starts), dtype=np.int64)
+    for k, (s, e) in enumerate(zip(starts.tolist(), ends.tolist())):
+        out[k] = s + np.searchsorted(neg[s:e], -target, side="right")
+    return out
+
+
+def _first_last_true(mask: np.ndarray, gid: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per segment (rows sorted by ``gid``), the first and last row where ``mask`` holds (-1: none)."""
+    hits = np.flatnonzero(mask)
+    g = gid[hits]
+    groups = np.arange(n_groups)
+    lo = np.searchsorted(g, groups, side="left")
+    hi = np.searchsorted(g, groups, side="right")
+    has = hi > lo
+    first = np.full(n_groups, -1, dtype=np.int64)
+    last = np.full(n_groups, -1, dtype=np.int64)
+    first[has] = hits[lo[has]]
+    last[has] = hits[hi[has] - 1]
+    return first, last
+
+
 def kaplan_meier_from_life_table(
     table: pd.DataFrame,
     group_cols: Sequence[str] = (),
@@ -195,7 +239,7 @@ def _km_arrays(gid, time, d, c, groups: pd.DataFrame, presorted: bool = False) -
     all_fail = q >= 1
     log_terms = np.log(np.where(all_fail, 1.0, 1.0 - q))
     gw_terms = np.where(all_fail, 0.0, d / (n_risk * (n_risk - d) + all_fail))
-    zero_so_far = _segment_cumsum(all_fail.astype(np.float64), starts, gid) > 0
+    zero_so_far = _after_first_in_segment(all_fail, gid, ends)
     surv = np.exp(_segment_cumsum_from_zero(log_terms, starts, ends))
     surv[zero_so_far] = 0.0
     greenwood = _segment_cumsum_from_zero(gw_terms, starts, ends)
@@ -271,8 +315,6 @@ def km_quantiles(
     _check_method(method)
     z = NormalDist().inv_cdf(1 - alpha / 2)
     n_groups = km.n_groups
-    idx = np.arange(len(km.gid))
-    big = len(km.gid) + 1
     has_rows = km.ends > km.starts
     with np.errstate(divide="ignore"):
         logs = np.log(km.surv)
@@ -284,14 +326,12 @@ def km_quantiles(
         low = np.full(n_groups, np.nan)
         high = np.full(n_groups, np.nan)
         if len(km.gid):
-            below = km.surv < target
-            first = _segment_reduce(np.minimum, np.where(below, idx, big), km.starts, big)
+            first = _first_below(km.surv, target, km.starts, km.ends)
             ok = has_rows & (first < km.ends)
             est[ok] = km.time[first[ok]]
             inside = _z_statistic(logs, se_log, target, method) <= z
-            lo_i = _segment_reduce(np.minimum, np.where(inside, idx, big), km.starts, big)
-            hi_i = _segment_reduce(np.maximum, np.where(inside, idx, -1), km.starts, -1)
-            ok = has_rows & (lo_i < km.ends)
+            lo_i, hi_i = _first_last_true(inside, km.gid, n_groups)
+            ok = has_rows & (lo_i >= 0)
             low[ok] = km.time[lo_i[ok]]
             nxt = hi_i + 1
             open_up = ok & (nxt >= km.ends)

@@ -178,6 +178,9 @@ def community_indicator_matrix(ds: Mapping[str, pd.DataFrame], year: int, provid
     if table is None:
         result = collect_indicators(ds, year, "community", providers=providers)
         table, notes = result.table, list(result.notes)
+    if table is None or len(table) == 0:
+        raise ValueError(f"no community-level indicator could be computed for {year}: the registries "
+                         "(compounds, compound_milestones, ...), requests and survey tables are all missing or empty")
     ids = units.loc[units["unit_type"].eq(unit_type), "unit_id"].astype(str)
     if ids.empty:
         raise ValueError(f"units table: no unit of type {unit_type!r}")

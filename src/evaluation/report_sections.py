@@ -512,6 +512,7 @@ class Review:
         fn = getattr(composite, "governance_index", None)
         if fn is None:
             raise ModuleMissing("composite")
+        self.need("compounds", "index")  # the registry pillars rest on it
         # few draws keep the review fast; `evaluation index --draws N` gives more precise rank intervals
         res = self.cached("index", lambda: fn(self.ds, self.year, draws=100, seed=20201225, bootstrap=50))
         tb = res.scorecard(self.lang).copy()

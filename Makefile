@@ -37,7 +37,7 @@ review: $(STAMP) sysdeps
 	$(BIN)/evaluation review data/zhangwan-synthetic --year $(YEAR) --lang $(LANG_) --out reports/
 
 test: $(STAMP) sysdeps
-	$(BIN)/python -m pytest $(NBVAL) tests notebooks
+	$(BIN)/python -m pytest $(NBVAL) --durations=15 tests notebooks
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

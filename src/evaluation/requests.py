@@ -533,21 +533,22 @@ def _codes(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, cats
 
 
+#: rows per block of the row pass: blocks of a million keep every temporary array (8 MB) in
+#: memory the allocator reuses, instead of page-faulting fresh 80 MB arrays for 10 M rows
+BLOCK_ROWS = 1_000_000
+
+
 def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> _Partials:
-    """One chunk of the log -> partial counts, life table and resolutions (all integer sums)."""
+    """One chunk of the log -> partial counts, life table and resolutions (all integer sums).
+
+    The row pass runs in blocks of :data:`BLOCK_ROWS` rows whose integer counts are added up;
+    only the life-table keys of every request are kept, for one sort at the end.
+    """
     if spec.needs_local_prepare:
         df = _prepare_partition(df, pd.Timestamp(spec.cutoff_ns, tz="UTC").tz_convert(spec.timezone), spec.timezone)
-    flags = df["quality_flags"].to_numpy(dtype=np.int64)
-    policy = spec.policy
-    keep = (flags & policy.mask("exclude")) == 0
-    c = _to_ns(df["created_at"])
-    r = _to_ns(df["resolved_at"])
-    f = _to_ns(df["first_response_at"])
-    lc = _local_ns(c, spec.timezone)
-    pcode = _period_codes(lc, spec.edges_local)
-    keep &= (pcode >= 0) & (pcode < len(spec.labels)) & (c != NAT)
-    # grouping codes: by columns x creation period, mixed radix
-    gcode = np.zeros(len(df), dtype=np.int64)
+    n_rows = len(df)
+    # grouping codes: by columns, mixed radix (computed on the whole chunk: consistent codes)
+    gcode = np.zeros(n_rows, dtype=np.int64)
     radices, cats_list = [], []
     for col in spec.by:
         codes, cats = _codes(df[col])
@@ -555,8 +556,62 @@ def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> _Partials:
         radices.append(len(cats))
         cats_list.append(cats)
     n_periods = len(spec.labels)
-    gp = gcode * n_periods + np.where(keep, pcode, 0)
     n_cells = int(np.prod(radices, dtype=np.int64)) * n_periods if radices else n_periods
+    cols = {
+        "flags": df["quality_flags"].to_numpy(dtype=np.int64),
+        "c": _to_ns(df["created_at"]),
+        "r": _to_ns(df["resolved_at"]),
+        "f": _to_ns(df["first_response_at"]),
+        "rating": _rating_codes(df["rating"]) if "rating" in df.columns else np.zeros(n_rows, np.uint8),
+        "reopened": _reopened(df),
+        "gcode": gcode,
+    }
+    table = np.zeros(n_cells * 128, dtype=np.int64)
+    flag_counts = {name: np.zeros(n_cells, dtype=np.int64) for name in FLAG_BITS}
+    rc = np.zeros(n_cells, dtype=np.int64)
+    excluded = dict.fromkeys(["excluded"] + [f"flag_{name}" for name in FLAG_BITS], 0)
+    life_parts = []
+    for s in range(0, max(n_rows, 1), BLOCK_ROWS):
+        block = {k: v[s : s + BLOCK_ROWS] for k, v in cols.items()}
+        life_parts.append(_reduce_block(block, spec, n_cells, table, flag_counts, rc, excluded))
+    table = table.reshape(n_cells, 128)
+    counts = {"n": table.sum(axis=1)}
+    per_col = table @ _PATTERN_MATRIX
+    counts.update({name: per_col[:, j] for j, name in enumerate(_PATTERN_COLUMNS)})
+    counts.update({f"flag_{name}": v for name, v in flag_counts.items()})
+    present = np.flatnonzero(counts["n"] > 0)
+    counts_df = _label_frame(present, spec, radices, cats_list)
+    for name, v in counts.items():
+        counts_df[name] = v[present].astype(np.int64)
+    counts_df["excluded"] = 0
+    # life table: sort (cell, bin, event) keys and count runs
+    life_df = _life_rows_from_parts(life_parts, spec, radices, cats_list)
+    rpresent = np.flatnonzero(rc > 0)
+    res_df = _label_frame(rpresent, spec, radices, cats_list)
+    res_df["resolved"] = rc[rpresent].astype(np.int64)
+    # totals of excluded requests per flag (not in any cell: totals only)
+    counts_df.attrs["excluded"] = excluded
+    return _Partials(counts_df, life_df, res_df)
+
+
+def _reopened(df: pd.DataFrame) -> np.ndarray:
+    if "reopened" not in df.columns:
+        return np.zeros(len(df), bool)
+    ro = df["reopened"]
+    return (ro.fillna(0).to_numpy(dtype=np.int64) if ro.dtype.kind in "iu" or isinstance(ro.dtype, pd.Int64Dtype)
+            else pd.to_numeric(ro, errors="coerce").fillna(0).to_numpy()) > 0
+
+
+def _reduce_block(b: dict, spec: _Spec, n_cells: int, table, flag_counts, rc, excluded):
+    """Add one block's counts to the accumulators; return its life-table inputs (cell, bin, event)."""
+    flags, c, r, f = b["flags"], b["c"], b["r"], b["f"]
+    policy = spec.policy
+    n_periods = len(spec.labels)
+    keep = (flags & policy.mask("exclude")) == 0
+    lc = _local_ns(c, spec.timezone)
+    pcode = _period_codes(lc, spec.edges_local)
+    keep &= (pcode >= 0) & (pcode < n_periods) & (c != NAT)
+    gp = b["gcode"] * n_periods + np.where(keep, pcode, 0)
     # resolution as the estimates see it
     resolved = (r != NAT) & (r <= spec.cutoff_ns)
     if policy.close_on_open == "status":
@@ -574,59 +629,57 @@ def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> _Partials:
     responded = (f != NAT) & (f <= spec.cutoff_ns)
     if spec.response_sla_seconds is not None:
         responded &= (f - c) <= spec.response_sla_seconds * NS_PER_SECOND
-    rating_code = _rating_codes(df["rating"]) if "rating" in df.columns else np.zeros(len(df), np.uint8)
-    if "reopened" in df.columns:
-        ro = df["reopened"]
-        reopened = (ro.fillna(0).to_numpy(dtype=np.int64) if ro.dtype.kind in "iu" or isinstance(ro.dtype, pd.Int64Dtype)
-                    else pd.to_numeric(ro, errors="coerce").fillna(0).to_numpy()) > 0
-    else:
-        reopened = np.zeros(len(df), bool)
-    all_kept = bool(keep.all())
-    kk = slice(None) if all_kept else np.flatnonzero(keep)
+    kk = slice(None) if bool(keep.all()) else np.flatnonzero(keep)
     gk = gp[kk]
     # one bincount over (cell, 7-bit pattern: rating code, responded, resolved, reopened, in KM)
     # instead of eleven weighted bincounts; the eleven counts are read off the patterns
     # (built in uint8: one byte a request instead of eight until the last step)
-    pattern = rating_code.astype(np.uint8, copy=True)
-    for bit, v in ((3, responded), (4, resolved), (5, reopened), (6, in_km)):
+    pattern = b["rating"].astype(np.uint8, copy=True)
+    for bit, v in ((3, responded), (4, resolved), (5, b["reopened"]), (6, in_km)):
         pattern |= v.view(np.uint8) << np.uint8(bit)
     key = gk * 128
     key += pattern[kk]
-    table = np.bincount(key, minlength=n_cells * 128).reshape(n_cells, 128)
-    counts = {"n": table.sum(axis=1)}
-    per_col = table @ _PATTERN_MATRIX
-    counts.update({name: per_col[:, j] for j, name in enumerate(_PATTERN_COLUMNS)})
+    table += np.bincount(key, minlength=n_cells * 128)
     fk = flags[kk]
     any_flags = np.bitwise_or.reduce(fk) if len(fk) else 0
     for name, bit in FLAG_BITS.items():  # flags of the kept requests, per cell
         if any_flags & bit:
             # count the flagged requests' cells (integer bincount of the few flagged ones)
-            counts[f"flag_{name}"] = np.bincount(gk[(fk & bit) != 0], minlength=n_cells)
-        else:
-            counts[f"flag_{name}"] = np.zeros(n_cells)
-    present = np.flatnonzero(counts["n"] > 0)
-    counts_df = _label_frame(present, spec, radices, cats_list)
-    for name, v in counts.items():
-        counts_df[name] = v[present].astype(np.int64)
-    counts_df["excluded"] = 0
-    # requests excluded from everything, per flag (not in any cell: totals only)
+            flag_counts[name] += np.bincount(gk[(fk & bit) != 0], minlength=n_cells)
     excl = ~keep
-    # life table: sort (cell, bin, event) keys and count runs
-    ki = slice(None) if bool(in_km.all()) else np.flatnonzero(in_km)
-    life_df = _life_rows(gp[ki], bins[ki], event[ki], spec, radices, cats_list)
+    if excl.any():
+        excluded["excluded"] += int(excl.sum())
+        for name, bit in FLAG_BITS.items():
+            excluded[f"flag_{name}"] += int(((flags[excl] & bit) != 0).sum())
     # resolutions per (group, period of resolution) for the backlog
     ri = np.flatnonzero(keep & resolved)
     rp = _period_codes(_local_ns(r[ri], spec.timezone), spec.edges_local)
     rp = np.clip(np.maximum(rp, pcode[ri]), 0, n_periods - 1)
-    rk = gcode[ri] * n_periods + rp
-    rc = np.bincount(rk, minlength=n_cells)
-    rpresent = np.flatnonzero(rc > 0)
-    res_df = _label_frame(rpresent, spec, radices, cats_list)
-    res_df["resolved"] = rc[rpresent].astype(np.int64)
-    # totals of excluded requests per flag go in a one-row frame keyed by a sentinel period
-    ex = {f"flag_{name}": int(((flags[excl] & bit) != 0).sum()) for name, bit in FLAG_BITS.items()}
-    counts_df.attrs["excluded"] = {"excluded": int(excl.sum()), **ex}
-    return _Partials(counts_df, life_df, res_df)
+    rc += np.bincount(b["gcode"][ri] * n_periods + rp, minlength=n_cells)
+    ki = slice(None) if bool(in_km.all()) else np.flatnonzero(in_km)
+    return gp[ki], bins[ki], event[ki]
+
+
+def _life_rows_from_parts(parts, spec, radices, cats_list) -> pd.DataFrame:
+    """:func:`_life_rows` of blocks' (cell, bin, event) arrays, the keys built block by block."""
+    n = sum(len(p[0]) for p in parts)
+    if n == 0 or len(parts) == 1:
+        cell, bins, event = parts[0] if parts else (np.zeros(0, np.int64),) * 3
+        return _life_rows(cell, bins, event, spec, radices, cats_list)
+    n_bins = max(int(p[1].max()) for p in parts if len(p[1])) + 1
+    max_cell = max(int(p[0].max()) for p in parts if len(p[0]))
+    small = ((max_cell * n_bins + n_bins) * 2) < np.iinfo(np.int32).max
+    key = np.empty(n, dtype=np.int32 if small else np.int64)
+    pos = 0
+    for cell, bins, event in parts:
+        k = cell * n_bins
+        k += bins
+        k *= 2
+        k += event
+        key[pos : pos + len(k)] = k
+        pos += len(k)
+    key.sort()
+    return _life_rows_sorted(key, n_bins, spec, radices, cats_list)
 
 
 _RATING_CODE = {"satisfied": 1, "basically_satisfied": 2, "dissatisfied": 3, "not_reached": 4}
@@ -729,6 +782,11 @@ def _life_rows(cell, bins, event, spec, radices, cats_list) -> pd.DataFrame:
     if key.max() < np.iinfo(np.int32).max:
         key = key.astype(np.int32)
     key = np.sort(key)
+    return _life_rows_sorted(key, n_bins, spec, radices, cats_list)
+
+
+def _life_rows_sorted(key, n_bins, spec, radices, cats_list) -> pd.DataFrame:
+    """Count runs of sorted keys ``(cell * n_bins + bin) * 2 + event`` into life-table rows."""
     start = np.empty(len(key), dtype=bool)
     start[0] = True
     np.not_equal(key[1:], key[:-1], out=start[1:])

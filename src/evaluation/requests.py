@@ -807,13 +807,15 @@ def _life_rows_sorted(key, n_bins, spec, radices, cats_list) -> pd.DataFrame:
     has_second[:-1] = ~first[1:]
     pair = has_second[fi]
     events[pair] = cnt[fi[pair] + 1]
-    cell_u, bin_u = np.divmod(cb[fi].astype(np.int64), n_bins)
+    # in the keys' own (int32) type: integer division is the costly step here, twice as fast
+    cell_u, bin_u = np.divmod(cb[fi], n_bins)
+    cell_u = cell_u.astype(np.int64)
     frame = _label_frame(cell_u, spec, radices, cats_list)
     # int32 halves the memory of partial life tables (bins of minutes fit for 4,000 years)
     small = np.int32 if n_bins < np.iinfo(np.int32).max else np.int64
     frame["bin"] = bin_u.astype(small)
-    frame["events"] = events.astype(np.int64)
-    frame["censored"] = censored.astype(np.int64)
+    frame["events"] = events.astype(np.int64, copy=False)
+    frame["censored"] = censored.astype(np.int64, copy=False)
     return frame
 
 
@@ -867,7 +869,7 @@ def _normalise(p: _Partials, keys: list[str]) -> _Partials:
         if order is not None:  # a single pandas chunk with sorted categories is already in order
             t = t.iloc[order].reset_index(drop=True)
             cc = cc[order]
-        t = t.copy()
+        t = t.copy(deep=False)  # copy-on-write: adding a column never touches the partial's data
         t["_cell"] = cc
         out.append(t)
     c, life, r = out
@@ -1283,7 +1285,7 @@ def _km_rows(life, by, counts, base, qual, level, spec, sla_hours, ci_method, al
     bins = life["bin"].to_numpy()
     ev_counts = life["events"].to_numpy(float)
     # the life table is sorted by group cell then bin (see _normalise)
-    km = _km_arrays(gid.astype(np.int64), bins, ev_counts, life["censored"].to_numpy(float), uniq, presorted=True)
+    km = _km_arrays(gid.astype(np.int64, copy=False), bins, ev_counts, life["censored"].to_numpy(float), uniq, presorted=True)
     q = km_quantiles(km, (0.25, 0.5, 0.75), method=ci_method, alpha=alpha)
     n_km = km.n_obs
     events = km.n_events

@@ -237,10 +237,23 @@ def _km_arrays(gid, time, d, c, groups: pd.DataFrame, presorted: bool = False) -
     # the quantile, and doing the same operations makes both implementations agree bit for bit.
     q = d / n_risk
     all_fail = q >= 1
-    log_terms = np.log(np.where(all_fail, 1.0, 1.0 - q))
-    gw_terms = np.where(all_fail, 0.0, d / (n_risk * (n_risk - d) + all_fail))
+    # (in place, and the all-fail rows patched only when there are any: the same values as
+    # log(where(all_fail, 1, 1 - q)) and where(all_fail, 0, d / (n (n - d))) with fewer arrays)
+    any_fail = bool(all_fail.any())
+    log_terms = np.subtract(1.0, q, out=q)
+    if any_fail:
+        log_terms[all_fail] = 1.0
+    np.log(log_terms, out=log_terms)
+    gw_den = n_risk - d
+    gw_den *= n_risk
+    if any_fail:
+        gw_den[all_fail] = 1.0
+    gw_terms = np.divide(d, gw_den, out=gw_den)
+    if any_fail:
+        gw_terms[all_fail] = 0.0
     zero_so_far = _after_first_in_segment(all_fail, gid, ends)
-    surv = np.exp(_segment_cumsum_from_zero(log_terms, starts, ends))
+    surv = _segment_cumsum_from_zero(log_terms, starts, ends)
+    np.exp(surv, out=surv)
     surv[zero_so_far] = 0.0
     greenwood = _segment_cumsum_from_zero(gw_terms, starts, ends)
     greenwood[zero_so_far] = np.inf

@@ -34,7 +34,8 @@ def test_xlsx_has_one_sheet_per_pillar_with_bilingual_headers(tmp_path):
     out = tmp_path / "ind.xlsx"
     assert main(["indicators", str(FIXTURE), "--year", "2020", "--out", str(out)]) == 0
     wb = openpyxl.load_workbook(out, read_only=True)
-    assert wb.sheetnames[:2] == ["Organisation 组织体系", "Democracy 民主协商"]
+    # sheets follow the catalogue's pillar order; the fixture has requests, so Service comes second
+    assert wb.sheetnames[:3] == ["Organisation 组织体系", "Service 服务效能", "Democracy 民主协商"]
     assert "Participation 多元参与" in wb.sheetnames and "Support 保障支撑" in wb.sheetnames
     header = [c.value for c in next(wb["Support 保障支撑"].iter_rows(max_row=1))]
     assert "value / 值" in header and "numerator / 分子" in header and "名称 / 中文名称" in header

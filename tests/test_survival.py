@@ -105,3 +105,11 @@ def test_beyond_follow_up_is_missing_not_extrapolated():
     at = km_survival_at(km, [2.5, 10])
     assert at["surv"].iloc[0] == pytest.approx(2 / 3)
     assert np.isnan(at["surv"].iloc[1]) and bool(at["beyond_follow_up"].iloc[1])
+
+
+def test_after_the_last_event_a_curve_at_zero_stays_zero():
+    """Events at 1 and 2 and no censoring: S(2) = 0, so S(3) = 0 is identified (not missing)."""
+    km = kaplan_meier_from_life_table(pd.DataFrame({"time": [1, 2], "events": [1, 1], "censored": [0, 0]}))
+    at = km_survival_at(km, [1.5, 3])
+    assert at["surv"].tolist() == [0.5, 0.0]
+    assert not at["beyond_follow_up"].any()

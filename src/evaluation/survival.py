@@ -366,8 +366,9 @@ def km_survival_at(
     """``S(t)`` with its pointwise interval at the given times, per group.
 
     Returns the group columns, ``time``, ``surv``, ``ci_low``, ``ci_high``, ``beyond_follow_up``
-    (``t`` is later than every observed time of the group: ``S(t)`` is not identified and is
-    returned as missing).
+    (``t`` is later than every observed time of the group and the curve has not reached 0:
+    ``S(t)`` is not identified and is returned as missing; once every member had the event,
+    ``S(t) = 0`` for all later ``t``).
     """
     _check_method(method)
     z = NormalDist().inv_cdf(1 - alpha / 2)
@@ -387,7 +388,8 @@ def km_survival_at(
         surv[found] = km.surv[pos[found]]
         gw[found] = km.greenwood[pos[found]]
         low, high = _pointwise(surv, gw, z, method)
-        beyond = ~(km.max_time >= t)
+        # after the last observation S(t) is unknown, unless the curve already reached 0
+        beyond = ~(km.max_time >= t) & ~(surv == 0.0)
         f = km.groups.copy()
         f["time"] = t
         f["surv"] = np.where(beyond, np.nan, surv)

@@ -418,3 +418,16 @@ def test_matrix_tolerates_a_missing_provider_and_keeps_urban_communities():
     assert np.isnan(m.values.loc["C3", "sup.workers_per_10k"])
     assert m.groups.tolist() == ["S1", "S1", "S1"]
     assert any("service indicators" in n for n in m.notes) and any("empty indicators" in n for n in m.notes)
+
+
+def test_biased_and_size_dependent_indicators_stay_out_of_the_index():
+    wide = pd.DataFrame({
+        "svc.median_resolution_hours": [10.0, 20.0, 30.0],
+        "svc.median_resolution_hours_closed_only": [9.0, 18.0, 25.0],
+        "svc.backlog": [5.0, 50.0, 7.0],
+        "svc.resolution_hours_p75": [20.0, 40.0, 60.0],
+    }, index=["a", "b", "c"])
+    keep, dropped = select_indicators(wide)
+    assert keep == ["svc.median_resolution_hours"]
+    reasons = dropped.set_index("indicator")["reason"]
+    assert "biased" in reasons["svc.median_resolution_hours_closed_only"] and "size" in reasons["svc.backlog"]

@@ -125,6 +125,15 @@ def framework_table(indicators: Sequence[str], targets: pd.DataFrame | None = No
     return pd.DataFrame(rows)
 
 
+#: indicators that are reported but do not belong in a comparison of units, with the reason
+NOT_FOR_COMPARISON = {
+    "svc.median_resolution_hours_closed_only": "biased by construction (resolved requests only); reported only to show the bias",
+    "svc.resolution_hours_p25": "a quartile of the distribution whose median is included",
+    "svc.resolution_hours_p75": "a quartile of the distribution whose median is included",
+    "svc.backlog": "a count that grows with the unit's size; not comparable between units",
+}
+
+
 def select_indicators(wide: pd.DataFrame, max_share_missing: float = MAX_SHARE_MISSING) -> tuple[list[str], pd.DataFrame]:
     """Which columns of ``wide`` enter the index, and why the others do not.
 
@@ -133,7 +142,8 @@ def select_indicators(wide: pd.DataFrame, max_share_missing: float = MAX_SHARE_M
     of an indicator that is itself present (``dem.meeting_cadence_compliance.three_party`` beside
     ``dem.meeting_cadence_compliance``: counting both would double-weight it); indicators with the
     same value for every unit (they cannot tell units apart and break min-max); and indicators
-    missing for more than ``max_share_missing`` of units.
+    missing for more than ``max_share_missing`` of units; and the indicators of
+    :data:`NOT_FOR_COMPARISON` (biased comparisons, quartiles beside their median, raw counts).
     """
     keep, dropped = [], []
     present = set(wide.columns)
@@ -145,7 +155,9 @@ def select_indicators(wide: pd.DataFrame, max_share_missing: float = MAX_SHARE_M
             continue
         parent = ".".join(col.split(".")[:2])
         x = wide[col]
-        if e.pillar not in INDEX_PILLARS:
+        if col in NOT_FOR_COMPARISON:
+            dropped.append((col, NOT_FOR_COMPARISON[col]))
+        elif e.pillar not in INDEX_PILLARS:
             dropped.append((col, f"pillar {e.pillar} is not part of the index"))
         elif e.direction not in ("higher", "lower"):
             dropped.append((col, "no direction (neither higher nor lower is better)"))

@@ -703,12 +703,10 @@ def run_cli(args) -> int:
     from evaluation.dataset import load_dataset
     from evaluation.io import write_table, write_workbook
 
-    folder = Path(args.dir)
-    if not folder.exists():
-        raise FileNotFoundError(f"{folder}: no such dataset folder")
-    out = Path(args.out)
-    if out.suffix.lower() not in (".csv", ".parquet", ".xlsx"):
-        raise ValueError(f"{out}: --out must end in .csv, .parquet or .xlsx")
+    from evaluation.io import output_path
+
+    out = output_path(args.out)
+    folder = Path(args.dir)  # load_dataset names a missing folder
     draws = int(getattr(args, "draws", DEFAULT_DRAWS))
     if draws < 10:
         raise ValueError(f"--draws {draws}: use at least 10 base draws for rank intervals")

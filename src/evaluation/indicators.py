@@ -150,12 +150,10 @@ def run_cli(args) -> int:
     """``evaluation indicators DIR --year Y --level L --out FILE``."""
     from evaluation.dataset import load_dataset
 
-    folder = Path(args.dir)
-    if not folder.exists():
-        raise FileNotFoundError(f"{folder}: no such dataset folder")
-    out = Path(args.out)
-    if out.suffix.lower() not in (".csv", ".parquet", ".xlsx"):
-        raise ValueError(f"{out}: --out must end in .csv, .parquet or .xlsx")
+    from evaluation.io import output_path
+
+    out = output_path(args.out)
+    folder = Path(args.dir)  # load_dataset names a missing folder
     ds = load_dataset(folder)
     if "units" not in ds:
         raise ValueError(f"{folder}: the dataset has no units table, which every indicator needs")

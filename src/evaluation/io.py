@@ -37,6 +37,14 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def output_path(path: str | os.PathLike[str]) -> Path:
+    """Check a command's ``--out`` before any work is done: a supported extension is required."""
+    out = Path(path)
+    if out.suffix.lower() not in OUTPUT_FORMATS:
+        raise ValueError(f"{out}: --out must end in .csv, .parquet or .xlsx")
+    return out
+
+
 def _format_of(path: Path) -> str:
     ext = path.suffix.lower()
     if ext not in OUTPUT_FORMATS:

@@ -1361,11 +1361,9 @@ def _km_rows(life, by, counts, base, qual, level, spec, sla_hours, ci_method, al
 def run_cli(args: argparse.Namespace) -> int:
     """``evaluation requests FILE --format ... --by ... --period ... --sla-hours ... --engine ... --time ...
     --ci-method ... --response-sla-hours H --cutoff ISO --out FILE`` (defaults as :func:`request_indicators`)."""
-    from evaluation.io import write_table
+    from evaluation.io import output_path, write_table
 
-    out = Path(args.out)
-    if out.suffix.lower() not in (".csv", ".parquet", ".xlsx"):
-        raise ValueError(f"{out}: --out must end in .csv, .parquet or .xlsx")
+    out = output_path(args.out)
     cutoff = getattr(args, "cutoff", None)
     if cutoff is not None:
         try:

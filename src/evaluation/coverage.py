@@ -909,7 +909,7 @@ PUBLISHED_COUNTERPARTS = {
     "branch_standard_six_haves": ("org.branch_standardisation", "value"),
 }
 
-_RULE_KEYS = {"weekday_sunk_cadre_on_duty", "big_committee_meeting_period", "three_party_meeting_period",
+RULE_KEYS = {"weekday_sunk_cadre_on_duty", "big_committee_meeting_period", "three_party_meeting_period",
               "resident_deliberation_period", "branch_standard_six_haves"}
 
 
@@ -943,7 +943,7 @@ def beside_published(result: IndicatorResult | pd.DataFrame, figures: pd.DataFra
             continue
         f = figs.loc[key]
         got = float(district.loc[iid, col])
-        if key in _RULE_KEYS:
+        if key in RULE_KEYS:
             ok = bool(got >= 1.0 - 1e-12)
         else:
             ok = agrees(float(f["value"]), got, str(f["qualifier"]), str(f["unit"]))

@@ -53,3 +53,18 @@ def test_bundled_district_recovers_red_property_speed_up(bundled_dir, bundled_lo
     ratio = (med["treated"] / med["untreated"]).groupby("street").median().reindex(factors.index)
     assert (ratio < 1).all(), ratio
     assert abs(ratio.mean() - factors.mean()) < 0.05, ratio
+
+
+def test_cli_groups_a_dataset_by_street(tmp_path, bundled_dir):
+    """Street and district ids are derived from ``units`` when the log comes from a dataset folder."""
+    from evaluation.cli import main
+
+    out = tmp_path / "by_street.csv"
+    assert main(["requests", str(bundled_dir), "--by", "street_id", "--period", "year", "--out", str(out)]) == 0
+    t = pd.read_csv(out, dtype={"unit_id": str, "period": str})
+    vol = t[t["indicator"] == "svc.requests"]
+    assert set(vol["unit_id"]) == {"S01", "S02", "S03", "S04"}
+    r = pd.read_parquet(bundled_dir / "requests.parquet")
+    assert vol["value"].sum() == len(r)  # every request has a street
+    per1000 = t[t["indicator"] == "svc.requests_per_1000"]
+    assert per1000["value"].notna().all()  # street populations come from units

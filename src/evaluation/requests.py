@@ -395,10 +395,23 @@ def load_requests(
     std = flag_requests(std, cut, tz)
     for col in ("channel", "category", "affair_class", "community_id", "compound_id", "status", "rating"):
         std[col] = std[col].astype("category")
+    if units is not None and "community_id" in std.columns:
+        std = _with_parent_units(std, units)
     return RequestLog(
         data=std, cutoff=cut, timezone=tz, format=format, source=source,
         calendar=FORMAT_DEFAULTS.get(format, {}).get("calendar", "weekdays"), cutoff_source=how, units=units,
     )
+
+
+def _with_parent_units(std: pd.DataFrame, units: pd.DataFrame) -> pd.DataFrame:
+    """Add ``street_id`` and ``district_id`` (the parents of ``community_id`` in ``units``), so that
+    ``by=["street_id"]`` works on a dataset; a community missing from ``units`` gives missing parents."""
+    parent = pd.Series(units["parent_id"].astype("str").to_numpy(), index=units["unit_id"].astype("str").to_numpy())
+    street = std["community_id"].astype("str").map(parent)
+    out = std.copy()
+    out["street_id"] = street.astype("category")
+    out["district_id"] = street.map(parent).astype("category")
+    return out
 
 
 def _as_tz(t, tz: str) -> pd.Timestamp:

@@ -230,22 +230,37 @@ def _to_ns(s: pd.Series) -> np.ndarray:
     if not pd.api.types.is_datetime64_any_dtype(s):
         return np.full(len(s), NAT, dtype=np.int64)
     # a view, not a copy: callers only read it (10 M stamps are 80 MB each)
-    return s.dt.as_unit("ns").array.asi8 if isinstance(s.dtype, pd.DatetimeTZDtype) else s.to_numpy("datetime64[ns]").view("i8")
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        return (s.array if s.dtype.unit == "ns" else s.dt.as_unit("ns").array).asi8
+    return s.to_numpy("datetime64[ns]").view("i8")
 
 
-def _local_ns(utc_ns: np.ndarray, tz: str) -> np.ndarray:
-    """UTC int64 ns -> local wall-clock int64 ns (NAT kept)."""
+def _tz_offset(utc_ns: np.ndarray, tz: str) -> int | None:
+    """The UTC offset of ``tz`` in ns if it is the same over the range of ``utc_ns`` (else None).
+
+    Probes 64 instants between the earliest and latest valid value, the ends included: a change
+    of offset (daylight saving time) inside the range shows up at a probe.
+    """
     valid = utc_ns != NAT
     if not valid.any():
-        return utc_ns
+        return 0
     v = utc_ns if valid.all() else utc_ns[valid]
     lo, hi = v.min(), v.max()
     probe = pd.DatetimeIndex(pd.to_datetime(np.linspace(lo, hi, 64).astype(np.int64), utc=True)).tz_convert(tz)
     offsets = np.unique([t.utcoffset().total_seconds() for t in probe])
-    if len(offsets) == 1:
-        # the offset did not change in the range probed (e.g. China since 1991): add it
-        # -- but check both ends exactly, a DST change between probes would show up there
-        out = utc_ns + int(offsets[0] * NS_PER_SECOND)
+    return int(offsets[0] * NS_PER_SECOND) if len(offsets) == 1 else None
+
+
+def _local_ns(utc_ns: np.ndarray, tz: str, offset: int | None = None) -> np.ndarray:
+    """UTC int64 ns -> local wall-clock int64 ns (NAT kept); ``offset``: known constant offset."""
+    valid = utc_ns != NAT
+    if not valid.any():
+        return utc_ns
+    if offset is None:
+        offset = _tz_offset(utc_ns, tz)
+    if offset is not None:
+        # the offset did not change in the range (e.g. China since 1991): add it
+        out = utc_ns + offset
         return out if valid.all() else np.where(valid, out, NAT)
     local = pd.DatetimeIndex(pd.to_datetime(np.where(valid, utc_ns, 0), utc=True)).tz_convert(tz).tz_localize(None)
     return np.where(valid, local.as_unit("ns").asi8, NAT)
@@ -501,6 +516,7 @@ class _Spec:
     response_sla_seconds: float | None
     policy: QualityPolicy
     needs_local_prepare: bool = False  # Dask partitions still in the native source layout
+    threads: int = 1  # threads of the row pass (the pandas engine uses the machine's cores)
 
 
 _COUNT_COLUMNS = (
@@ -514,6 +530,9 @@ class _Partials:
     counts: pd.DataFrame  # keys + period + _COUNT_COLUMNS + flag_<name>
     life: pd.DataFrame  # keys + period + bin + events + censored
     resolutions: pd.DataFrame  # keys + period (of resolution) + resolved
+    #: cell codes of the three tables' rows when they are already the canonical ones of
+    #: _normalise (one chunk with unique labels); None after combining chunks
+    cells: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def _period_edges(start: pd.Timestamp, cutoff: pd.Timestamp, period: str):
@@ -531,80 +550,155 @@ def _period_edges(start: pd.Timestamp, cutoff: pd.Timestamp, period: str):
     return edges.as_unit("ns").asi8, tuple(labels)
 
 
-def _codes(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes (missing -> its own code) and the labels as strings."""
+def _codes(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes of a column as ``(raw, lut, labels)``: the code of row ``i`` is ``lut[raw[i]]``.
+
+    ``raw`` is the column's own integer codes (a categorical's, without a copy, or those of
+    ``pandas.factorize``), -1 for missing; ``lut`` maps them, with -1 taking its last entry, to
+    codes of ``labels``, which are the labels as sorted strings (missing -> ``MISSING_LABEL``),
+    so that a single chunk's cells are already the canonical ones of :func:`_normalise`.
+    """
     if isinstance(s.dtype, pd.CategoricalDtype):
-        codes = s.cat.codes.to_numpy().astype(np.int64)
+        raw = s.cat.codes.to_numpy()
         cats = np.asarray(s.cat.categories.astype("str"), dtype=object)
     else:
-        codes, uniq = pd.factorize(s, use_na_sentinel=True)
-        codes = codes.astype(np.int64)
+        raw, uniq = pd.factorize(s, use_na_sentinel=True)
         cats = np.asarray(pd.Index(uniq).astype("str"), dtype=object)
-    if (codes < 0).any():
-        codes = np.where(codes < 0, len(cats), codes)
+    k = len(cats)
+    lut = np.arange(k + 1, dtype=np.int64)  # entry k: missing
+    if (raw < 0).any():
         cats = np.append(cats, MISSING_LABEL)
-    return codes, cats
-
-
-#: rows per block of the row pass: blocks of a million keep every temporary array (8 MB) in
-#: memory the allocator reuses, instead of page-faulting fresh 80 MB arrays for 10 M rows
-BLOCK_ROWS = 1_000_000
+    order = np.argsort(cats, kind="stable")
+    rank = np.empty(len(cats), dtype=np.int64)
+    rank[order] = np.arange(len(cats))
+    lut[: len(cats)] = rank
+    return raw, lut, cats[order]
 
 
 def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> _Partials:
     """One chunk of the log -> partial counts, life table and resolutions (all integer sums).
 
-    The row pass runs in blocks of :data:`BLOCK_ROWS` rows whose integer counts are added up;
-    only the life-table keys of every request are kept, for one sort at the end.
+    One compiled pass over the rows (:func:`evaluation.kernels.request_pass`) fills the count
+    accumulators and writes a life-table key per request in the Kaplan-Meier estimate; the keys
+    are sorted (``numpy.sort``, in 32 bits when they fit) and their runs counted.
     """
+    from evaluation import kernels
+
     if spec.needs_local_prepare:
         df = _prepare_partition(df, pd.Timestamp(spec.cutoff_ns, tz="UTC").tz_convert(spec.timezone), spec.timezone)
     n_rows = len(df)
     # grouping codes: by columns, mixed radix (computed on the whole chunk: consistent codes)
-    gcode = np.zeros(n_rows, dtype=np.int64)
-    radices, cats_list = [], []
+    # (one column: its own codes and a look-up table, resolved in the row pass; several: combined)
+    radices, cats_list, coded = [], [], []
     for col in spec.by:
-        codes, cats = _codes(df[col])
-        gcode = gcode * len(cats) + codes
+        raw, lut, cats = _codes(df[col])
+        coded.append((raw, lut))
         radices.append(len(cats))
         cats_list.append(cats)
+    if len(coded) == 1:
+        graw, glut = coded[0]
+    else:
+        graw = np.zeros(n_rows, dtype=np.int64)
+        for (raw, lut), rad in zip(coded, radices):
+            graw = graw * rad + lut[raw]
+        glut = np.zeros(0, np.int64)  # identity
     n_periods = len(spec.labels)
     n_cells = int(np.prod(radices, dtype=np.int64)) * n_periods if radices else n_periods
-    cols = {
-        "flags": df["quality_flags"].to_numpy(dtype=np.int64),
-        "c": _to_ns(df["created_at"]),
-        "r": _to_ns(df["resolved_at"]),
-        "f": _to_ns(df["first_response_at"]),
-        "rating": _rating_codes(df["rating"]) if "rating" in df.columns else np.zeros(n_rows, np.uint8),
-        "reopened": _reopened(df),
-        "gcode": gcode,
-    }
-    table = np.zeros(n_cells * 128, dtype=np.int64)
-    flag_counts = {name: np.zeros(n_cells, dtype=np.int64) for name in FLAG_BITS}
-    rc = np.zeros(n_cells, dtype=np.int64)
-    excluded = dict.fromkeys(["excluded"] + [f"flag_{name}" for name in FLAG_BITS], 0)
-    life_parts = []
-    for s in range(0, max(n_rows, 1), BLOCK_ROWS):
-        block = {k: v[s : s + BLOCK_ROWS] for k, v in cols.items()}
-        life_parts.append(_reduce_block(block, spec, n_cells, table, flag_counts, rc, excluded))
+    flags = df["quality_flags"].to_numpy(dtype=np.int64)
+    c, r, f = _to_ns(df["created_at"]), _to_ns(df["resolved_at"]), _to_ns(df["first_response_at"])
+    rating, rating_lut = _rating_codes(df["rating"]) if "rating" in df.columns else (np.zeros(n_rows, np.uint8), np.zeros(1, np.uint8))
+    policy = spec.policy
+    close_bit = FLAG_BITS["close_on_open"] if policy.close_on_open == "status" else 0
+    # local time: a constant offset over the range of both stamps, or converted arrays.
+    # Instants more than a day before the first period start are local times before it whatever
+    # the offset (|offset| < 1 day), so the offset need be constant only from there on.
+    hi = max(int(c.max(initial=NAT)), int(r.max(initial=NAT)), spec.cutoff_ns)
+    offset = _tz_offset(np.array([int(spec.edges_local[0]) - NS_PER_DAY, hi], dtype=np.int64), spec.timezone)
+    none = np.zeros(0, np.int64)
+    lc = lr = none
+    if offset is None:
+        lc, lr = _local_ns(c, spec.timezone), _local_ns(r, spec.timezone)
+    bins = none
+    if spec.time == "working":
+        resolved = (r != NAT) & (r <= spec.cutoff_ns) & ((flags & close_bit) == 0)
+        end = np.where(resolved, r, spec.cutoff_ns)
+        le = _local_ns(end, spec.timezone, offset)
+        lcc = _local_ns(c, spec.timezone, offset)
+        secs = spec.clock.seconds_at(le) - spec.clock.seconds_at(np.where(c != NAT, lcc, le))
+        bins = np.floor_divide(np.maximum(secs, 0.0), spec.resolution_seconds).astype(np.int64)
+    bin_ns = spec.resolution_seconds * NS_PER_SECOND
+    # an upper bound of any bin: kept requests were created (local) after the first period start,
+    # so at most cut-off minus that start plus the largest UTC offset (14 h) and a day of slack
+    key_bins = int((spec.cutoff_ns - int(spec.edges_local[0])) // bin_ns + (2 * NS_PER_DAY) // bin_ns + 1)
+    keys = np.empty(n_rows, dtype=np.int32 if n_cells * key_bins * 2 < np.iinfo(np.int32).max else np.int64)
+    flag_names = list(FLAG_BITS)
+    flag_bits = np.array([FLAG_BITS[k] for k in flag_names], dtype=np.int64)
+    sla_ns = -1.0 if spec.response_sla_seconds is None else spec.response_sla_seconds * NS_PER_SECOND
+    day_lut, first_day = kernels.period_day_table(spec.edges_local)
+    reopened = _reopened(df).view(np.uint8)
+
+    def row_pass(lo: int, hi: int):
+        """Rows lo:hi into fresh accumulators; keys go to keys[lo:]."""
+        acc = (np.zeros(n_cells * 128, np.int64), np.zeros((len(flag_names), n_cells), np.int64),
+               np.zeros(n_cells, np.int64), np.zeros(1 + len(flag_names), np.int64))
+        sl = slice(lo, hi)
+        n_keys, max_bin = kernels.request_pass(
+            flags[sl], c[sl], r[sl], f[sl], lc[sl], lr[sl], 0 if offset is None else offset, rating[sl], rating_lut,
+            reopened[sl], graw[sl], glut, bins[sl], day_lut, first_day, spec.cutoff_ns, bin_ns, policy.mask("exclude"),
+            policy.mask("exclude_durations"), close_bit, sla_ns, flag_bits, *acc, key_bins, keys[lo:hi])
+        return acc, lo, n_keys, max_bin
+
+    # the row pass on each core (integer sums: the result does not depend on the split)
+    n_parts = max(1, min(spec.threads, n_rows // 1_000_000))
+    bounds = np.linspace(0, n_rows, n_parts + 1).astype(np.int64).tolist()
+    if n_parts == 1:
+        results = [row_pass(0, n_rows)]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(n_parts) as pool:
+            results = list(pool.map(row_pass, bounds[:-1], bounds[1:]))
+    table, flag_counts, rc, excl = (sum(a[k] for a, *_ in results) for k in range(4))
+    n_keys = 0
+    for _, lo, n, max_bin in results:
+        if max_bin >= key_bins:  # pragma: no cover - the bound above is a proof, this guards a change to it
+            raise AssertionError(f"duration bin {max_bin} beyond the key range {key_bins}")
+        if lo != n_keys:
+            keys[n_keys : n_keys + n] = keys[lo : lo + n]
+        n_keys += n
     table = table.reshape(n_cells, 128)
     counts = {"n": table.sum(axis=1)}
     per_col = table @ _PATTERN_MATRIX
     counts.update({name: per_col[:, j] for j, name in enumerate(_PATTERN_COLUMNS)})
-    counts.update({f"flag_{name}": v for name, v in flag_counts.items()})
+    counts.update({f"flag_{name}": flag_counts[j] for j, name in enumerate(flag_names)})
     present = np.flatnonzero(counts["n"] > 0)
     counts_df = _label_frame(present, spec, radices, cats_list)
-    for name, v in counts.items():
-        counts_df[name] = v[present].astype(np.int64)
-    counts_df["excluded"] = 0
-    # life table: sort (cell, bin, event) keys and count runs
-    life_df = _life_rows_from_parts(life_parts, spec, radices, cats_list)
+    counts_df = _with_columns(counts_df, {name: v[present].astype(np.int64) for name, v in counts.items()} | {"excluded": 0})
+    # life table: sort the keys, count the runs (outputs allocated here, see count_runs)
+    keys = keys[:n_keys]
+    keys.sort()
+    m = kernels.count_distinct_pairs(keys)
+    life_cols = (np.empty(m, np.int64), np.empty(m, np.int32 if key_bins < np.iinfo(np.int32).max else np.int64),
+                 np.empty(m, np.int64), np.empty(m, np.int64))
+    rows_per_cell = np.zeros(n_cells, np.int64)
+    kernels.count_runs(keys, key_bins, *life_cols, rows_per_cell)
+    del keys
+    cell_life = life_cols[0]
+    life_df = _label_frame(cell_life, spec, radices, cats_list, rows_per_cell)
+    life_df = _with_columns(life_df, dict(zip(("bin", "events", "censored"), life_cols[1:])))
     rpresent = np.flatnonzero(rc > 0)
     res_df = _label_frame(rpresent, spec, radices, cats_list)
     res_df["resolved"] = rc[rpresent].astype(np.int64)
     # totals of excluded requests per flag (not in any cell: totals only)
-    counts_df.attrs["excluded"] = excluded
-    return _Partials(counts_df, life_df, res_df)
+    counts_df.attrs["excluded"] = {"excluded": int(excl[0]), **{f"flag_{k}": int(excl[1 + j]) for j, k in enumerate(flag_names)}}
+    canonical = all(len(set(cats)) == len(cats) for cats in cats_list)
+    return _Partials(counts_df, life_df, res_df, (present, cell_life, rpresent) if canonical else None)
+
+
+def _with_columns(frame: pd.DataFrame, columns: dict) -> pd.DataFrame:
+    """``frame`` with more columns, built in one concatenation (no copy per column)."""
+    extra = pd.DataFrame(columns, index=frame.index, copy=False)
+    return pd.concat([frame, extra], axis=1)
 
 
 def _reopened(df: pd.DataFrame) -> np.ndarray:
@@ -613,86 +707,6 @@ def _reopened(df: pd.DataFrame) -> np.ndarray:
     ro = df["reopened"]
     return (ro.fillna(0).to_numpy(dtype=np.int64) if ro.dtype.kind in "iu" or isinstance(ro.dtype, pd.Int64Dtype)
             else pd.to_numeric(ro, errors="coerce").fillna(0).to_numpy()) > 0
-
-
-def _reduce_block(b: dict, spec: _Spec, n_cells: int, table, flag_counts, rc, excluded):
-    """Add one block's counts to the accumulators; return its life-table inputs (cell, bin, event)."""
-    flags, c, r, f = b["flags"], b["c"], b["r"], b["f"]
-    policy = spec.policy
-    n_periods = len(spec.labels)
-    keep = (flags & policy.mask("exclude")) == 0
-    lc = _local_ns(c, spec.timezone)
-    pcode = _period_codes(lc, spec.edges_local)
-    keep &= (pcode >= 0) & (pcode < n_periods) & (c != NAT)
-    gp = b["gcode"] * n_periods + np.where(keep, pcode, 0)
-    # resolution as the estimates see it
-    resolved = (r != NAT) & (r <= spec.cutoff_ns)
-    if policy.close_on_open == "status":
-        resolved &= (flags & FLAG_BITS["close_on_open"]) == 0
-    in_km = keep & ((flags & policy.mask("exclude_durations")) == 0)
-    event = in_km & resolved
-    end = np.where(event, r, spec.cutoff_ns)
-    if spec.time == "working":
-        le = _local_ns(end, spec.timezone)
-        secs = spec.clock.seconds_at(le) - spec.clock.seconds_at(np.where(in_km, lc, le))
-        bins = np.floor_divide(np.maximum(secs, 0.0), spec.resolution_seconds).astype(np.int64)
-    else:
-        # integer nanoseconds: exact, and cheaper than going through float seconds
-        bins = np.maximum(np.floor_divide(end - c, spec.resolution_seconds * NS_PER_SECOND), 0)
-    responded = (f != NAT) & (f <= spec.cutoff_ns)
-    if spec.response_sla_seconds is not None:
-        responded &= (f - c) <= spec.response_sla_seconds * NS_PER_SECOND
-    kk = slice(None) if bool(keep.all()) else np.flatnonzero(keep)
-    gk = gp[kk]
-    # one bincount over (cell, 7-bit pattern: rating code, responded, resolved, reopened, in KM)
-    # instead of eleven weighted bincounts; the eleven counts are read off the patterns
-    # (built in uint8: one byte a request instead of eight until the last step)
-    pattern = b["rating"].astype(np.uint8, copy=True)
-    for bit, v in ((3, responded), (4, resolved), (5, b["reopened"]), (6, in_km)):
-        pattern |= v.view(np.uint8) << np.uint8(bit)
-    key = gk * 128
-    key += pattern[kk]
-    table += np.bincount(key, minlength=n_cells * 128)
-    fk = flags[kk]
-    any_flags = np.bitwise_or.reduce(fk) if len(fk) else 0
-    for name, bit in FLAG_BITS.items():  # flags of the kept requests, per cell
-        if any_flags & bit:
-            # count the flagged requests' cells (integer bincount of the few flagged ones)
-            flag_counts[name] += np.bincount(gk[(fk & bit) != 0], minlength=n_cells)
-    excl = ~keep
-    if excl.any():
-        excluded["excluded"] += int(excl.sum())
-        for name, bit in FLAG_BITS.items():
-            excluded[f"flag_{name}"] += int(((flags[excl] & bit) != 0).sum())
-    # resolutions per (group, period of resolution) for the backlog
-    ri = np.flatnonzero(keep & resolved)
-    rp = _period_codes(_local_ns(r[ri], spec.timezone), spec.edges_local)
-    rp = np.clip(np.maximum(rp, pcode[ri]), 0, n_periods - 1)
-    rc += np.bincount(b["gcode"][ri] * n_periods + rp, minlength=n_cells)
-    ki = slice(None) if bool(in_km.all()) else np.flatnonzero(in_km)
-    return gp[ki], bins[ki], event[ki]
-
-
-def _life_rows_from_parts(parts, spec, radices, cats_list) -> pd.DataFrame:
-    """:func:`_life_rows` of blocks' (cell, bin, event) arrays, the keys built block by block."""
-    n = sum(len(p[0]) for p in parts)
-    if n == 0 or len(parts) == 1:
-        cell, bins, event = parts[0] if parts else (np.zeros(0, np.int64),) * 3
-        return _life_rows(cell, bins, event, spec, radices, cats_list)
-    n_bins = max(int(p[1].max()) for p in parts if len(p[1])) + 1
-    max_cell = max(int(p[0].max()) for p in parts if len(p[0]))
-    small = ((max_cell * n_bins + n_bins) * 2) < np.iinfo(np.int32).max
-    key = np.empty(n, dtype=np.int32 if small else np.int64)
-    pos = 0
-    for cell, bins, event in parts:
-        k = cell * n_bins
-        k += bins
-        k *= 2
-        k += event
-        key[pos : pos + len(k)] = k
-        pos += len(k)
-    key.sort()
-    return _life_rows_sorted(key, n_bins, spec, radices, cats_list)
 
 
 _RATING_CODE = {"satisfied": 1, "basically_satisfied": 2, "dissatisfied": 3, "not_reached": 4}
@@ -713,37 +727,16 @@ def _pattern_matrix() -> np.ndarray:
 _PATTERN_MATRIX = _pattern_matrix()
 
 
-def _period_codes(local_ns: np.ndarray, edges_local: np.ndarray) -> np.ndarray:
-    """Index of the period holding each local time (``searchsorted(edges, t, "right") - 1``:
-    -1 before the first period, ``len(edges) - 1`` after the last).
-
-    Period edges are local midnights, so the period of a time is that of its day: one integer
-    division and a look-up in a table of days, much cheaper than a binary search per request.
-    """
-    first_day = int(edges_local[0] // NS_PER_DAY)
-    n_days = int(edges_local[-1] // NS_PER_DAY) - first_day
-    if n_days > 50_000_000 or edges_local[0] % NS_PER_DAY or edges_local[-1] % NS_PER_DAY:
-        return np.searchsorted(edges_local, local_ns, side="right") - 1
-    day_starts = (np.arange(n_days + 1, dtype=np.int64) + first_day) * NS_PER_DAY
-    lut = np.empty(n_days + 3, dtype=np.int64)
-    lut[0] = -1  # days before the first period (and missing times)
-    lut[1:-1] = np.searchsorted(edges_local, day_starts, side="right") - 1
-    lut[-1] = len(edges_local) - 1  # days after the last period
-    day = np.floor_divide(local_ns, NS_PER_DAY)
-    day -= first_day - 1
-    np.clip(day, 0, n_days + 2, out=day)
-    return lut[day]
-
-
-def _rating_codes(s: pd.Series) -> np.ndarray:
-    """Rating as a small code: 0 none/other, 1 satisfied, 2 basically, 3 dissatisfied, 4 not reached."""
+def _rating_codes(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Rating as ``(raw, lut)``: the code of row ``i`` is ``lut[raw[i]]`` (-1 takes the last entry),
+    0 none/other, 1 satisfied, 2 basically satisfied, 3 dissatisfied, 4 not reached."""
     if isinstance(s.dtype, pd.CategoricalDtype):
         lut = np.array([_RATING_CODE.get(str(c), 0) for c in s.cat.categories] + [0], dtype=np.uint8)
-        return lut[s.cat.codes.to_numpy()]  # code -1 (missing) takes the last entry, 0
+        return s.cat.codes.to_numpy(), lut
     out = np.zeros(len(s), dtype=np.uint8)
     for name, code in _RATING_CODE.items():
         out[(s == name).fillna(False).to_numpy(dtype=bool)] = code
-    return out
+    return out, np.arange(len(_RATING_CODE) + 1, dtype=np.uint8)
 
 
 def _equals(s: pd.Series, value: str) -> np.ndarray:
@@ -756,80 +749,29 @@ def _equals(s: pd.Series, value: str) -> np.ndarray:
     return (s == value).fillna(False).to_numpy(dtype=bool)
 
 
-def _label_frame(cells: np.ndarray, spec: _Spec, radices, cats_list) -> pd.DataFrame:
+def _label_frame(cells: np.ndarray, spec: _Spec, radices, cats_list, rows_per_cell: np.ndarray | None = None) -> pd.DataFrame:
     """Label columns (categoricals) of mixed-radix cell codes.
 
-    The codes are decoded once per distinct cell and gathered (a life table has millions of rows
-    but only thousands of cells); they are valid by construction, so pandas need not check them.
+    With ``rows_per_cell`` (the cells are sorted and cell ``k`` has that many rows) the codes are
+    decoded once per cell and repeated, as a life table of millions of rows has only thousands of
+    cells; otherwise per row. Codes are valid by construction, so pandas need not check them.
     """
     n_periods = len(spec.labels)
-    if len(cells) > 1 and bool(np.all(cells[1:] >= cells[:-1])):
-        start = np.empty(len(cells), dtype=bool)
-        start[0] = True
-        np.not_equal(cells[1:], cells[:-1], out=start[1:])
-        uniq = cells[start]
-        inv = np.cumsum(start, dtype=np.int32 if len(cells) < 2**31 else np.int64) - 1
-    else:
-        uniq, inv = cells, None
+    uniq = cells if rows_per_cell is None else np.flatnonzero(rows_per_cell)
     columns = {}
     g, period = np.divmod(uniq, n_periods)
     for col, rad, cats in zip(reversed(spec.by), reversed(radices), reversed(cats_list)):
         g, code = np.divmod(g, rad)
         columns[col] = (code, pd.Index(cats, dtype="str"))
     columns["period"] = (period, pd.Index(list(spec.labels), dtype="str"))
-    frame = pd.DataFrame(index=range(len(cells)))
+    out = {}
     for col in list(spec.by) + ["period"]:
         code, cats = columns[col]
         small = code.astype(np.int32 if len(cats) < 2**31 else np.int64)
-        frame[col] = pd.Categorical.from_codes(small if inv is None else small[inv], categories=cats, validate=False)
-    return frame
-
-
-def _life_rows(cell, bins, event, spec, radices, cats_list) -> pd.DataFrame:
-    """Count (cell, bin, event) triples with one sort (int32 keys when they fit: faster)."""
-    if len(cell) == 0:
-        f = _label_frame(np.zeros(0, np.int64), spec, radices, cats_list)
-        return f.assign(bin=np.zeros(0, np.int64), events=np.zeros(0, np.int64), censored=np.zeros(0, np.int64))
-    n_bins = int(bins.max()) + 1
-    key = (cell * n_bins + bins) * 2 + event
-    if key.max() < np.iinfo(np.int32).max:
-        key = key.astype(np.int32)
-    key = np.sort(key)
-    return _life_rows_sorted(key, n_bins, spec, radices, cats_list)
-
-
-def _life_rows_sorted(key, n_bins, spec, radices, cats_list) -> pd.DataFrame:
-    """Count runs of sorted keys ``(cell * n_bins + bin) * 2 + event`` into life-table rows."""
-    start = np.empty(len(key), dtype=bool)
-    start[0] = True
-    np.not_equal(key[1:], key[:-1], out=start[1:])
-    idx = np.flatnonzero(start)
-    cnt = np.diff(idx, append=len(key))
-    u = key[idx]
-    cb = u >> 1
-    # merge event and censored counts of the same (cell, bin): at most two adjacent rows, the
-    # censored one (key cb * 2) first and the event one (cb * 2 + 1) second
-    first = np.ones(len(cb), dtype=bool)
-    np.not_equal(cb[1:], cb[:-1], out=first[1:])
-    fi = np.flatnonzero(first)
-    ev_first = (u[fi] & 1).astype(bool)
-    cnt_first = cnt[fi]
-    events = np.where(ev_first, cnt_first, 0)
-    censored = np.where(ev_first, 0, cnt_first)
-    has_second = np.zeros(len(cb), dtype=bool)
-    has_second[:-1] = ~first[1:]
-    pair = has_second[fi]
-    events[pair] = cnt[fi[pair] + 1]
-    # in the keys' own (int32) type: integer division is the costly step here, twice as fast
-    cell_u, bin_u = np.divmod(cb[fi], n_bins)
-    cell_u = cell_u.astype(np.int64)
-    frame = _label_frame(cell_u, spec, radices, cats_list)
-    # int32 halves the memory of partial life tables (bins of minutes fit for 4,000 years)
-    small = np.int32 if n_bins < np.iinfo(np.int32).max else np.int64
-    frame["bin"] = bin_u.astype(small)
-    frame["events"] = events.astype(np.int64, copy=False)
-    frame["censored"] = censored.astype(np.int64, copy=False)
-    return frame
+        if rows_per_cell is not None:
+            small = np.repeat(small, rows_per_cell[uniq])
+        out[col] = pd.Categorical.from_codes(small, categories=cats, validate=False)
+    return pd.DataFrame(out, index=pd.RangeIndex(len(cells)), copy=False)
 
 
 def _combine(parts: Sequence[_Partials], keys: list[str]) -> _Partials:
@@ -871,7 +813,12 @@ def _normalise(p: _Partials, keys: list[str]) -> _Partials:
 
     excluded = p.counts.attrs.get("excluded", {})
     out = []
-    for t, extra in zip(tables, ([], ["bin"], [])):
+    for i, (t, extra) in enumerate(zip(tables, ([], ["bin"], []))):
+        if p.cells is not None:  # one chunk, labels sorted and unique: rows in canonical order already
+            t = t.copy(deep=False)
+            t["_cell"] = p.cells[i]
+            out.append(t)
+            continue
         cc = cell(t)
         if extra:
             b = t["bin"].to_numpy()
@@ -901,10 +848,15 @@ def _make_spec(log: RequestLog, by, period, time, resolution_seconds, response_s
     else:
         created = log.data["created_at"]
         bits = log.data["quality_flags"].to_numpy(dtype=np.int64)
-        ok = (bits & (FLAG_BITS["impossible_year"] | FLAG_BITS["created_after_cutoff"])) == 0
-        start = created[ok].min() if ok.any() else log.cutoff
-        if pd.isna(start):
+        from evaluation import kernels
+
+        earliest = kernels.earliest(_to_ns(created), bits, FLAG_BITS["impossible_year"] | FLAG_BITS["created_after_cutoff"])
+        if earliest == NAT:
             start = log.cutoff
+        elif isinstance(created.dtype, pd.DatetimeTZDtype):
+            start = pd.Timestamp(earliest, tz="UTC").tz_convert(created.dt.tz)
+        else:
+            start = pd.Timestamp(earliest)
     edges, labels = _period_edges(start, log.cutoff, period)
     clock = None
     if time == "working":
@@ -930,6 +882,7 @@ def _make_spec(log: RequestLog, by, period, time, resolution_seconds, response_s
 def _grouped_pass(log: RequestLog, spec: _Spec, engine: str, chunk_rows: int, progress: bool | None, npartitions: int | None) -> _Partials:
     keys = list(spec.by)
     if engine == "pandas":
+        spec = replace(spec, threads=os.cpu_count() or 1)
         if log.is_dask:
             raise ValueError("this log is a Dask DataFrame; use engine='dask'")
         df = log.data
@@ -1289,16 +1242,26 @@ def _backlog_rows(parts: _Partials, counts: pd.DataFrame, by, level, spec) -> pd
     return out
 
 
+def _positions(sorted_keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Index of each value in ``sorted_keys`` (every value is one of them): a look-up table when
+    the keys are small integers, else a binary search."""
+    if len(sorted_keys) and 0 <= sorted_keys[0] and sorted_keys[-1] < 50_000_000:
+        lut = np.zeros(int(sorted_keys[-1]) + 1, dtype=np.int64)
+        lut[sorted_keys] = np.arange(len(sorted_keys))
+        return lut[values]
+    return np.searchsorted(sorted_keys, values).astype(np.int64)
+
+
 def _km_rows(life, by, counts, base, qual, level, spec, sla_hours, ci_method, alpha, time, min_requests):
     keys = by + ["period"]
     res_h = spec.resolution_seconds / 3600.0
     # groups in the order of `counts` (same keys, sorted the same way)
-    gid = np.searchsorted(counts["_cell"].to_numpy(), life["_cell"].to_numpy())
+    gid = _positions(counts["_cell"].to_numpy(), life["_cell"].to_numpy())
     uniq = counts[keys].reset_index(drop=True)
     bins = life["bin"].to_numpy()
-    ev_counts = life["events"].to_numpy(float)
+    ev_counts = life["events"].to_numpy()
     # the life table is sorted by group cell then bin (see _normalise)
-    km = _km_arrays(gid.astype(np.int64, copy=False), bins, ev_counts, life["censored"].to_numpy(float), uniq, presorted=True)
+    km = _km_arrays(gid, bins, ev_counts, life["censored"].to_numpy(), uniq, presorted=True)
     q = km_quantiles(km, (0.25, 0.5, 0.75), method=ci_method, alpha=alpha)
     n_km = km.n_obs
     events = km.n_events
@@ -1339,22 +1302,10 @@ def _km_rows(life, by, counts, base, qual, level, spec, sla_hours, ci_method, al
             fl = np.where(n_km < min_requests, np.where(fl == "", "few_requests", fl + ";few_requests"), fl)
             f["flags"] = _join_flags(pd.Series(fl, dtype="str"), qual)
             frames.append(f)
-    # closed-only median, only to show the bias of dropping open requests
-    med = np.full(len(uniq), np.nan)
-    has_ev = ev_counts > 0
-    if has_ev.any():
-        g, b, e = gid[has_ev], bins[has_ev], ev_counts[has_ev]  # sorted by group, then bin
-        cs = np.cumsum(e)
-        starts = np.searchsorted(g, np.arange(len(uniq)), side="left")
-        ends = np.searchsorted(g, np.arange(len(uniq)), side="right")
-        cs0 = np.concatenate(([0.0], cs))
-        before, tot = cs0[starts], cs0[ends] - cs0[starts]
-        # lower median: first bin where the cumulative count of events reaches half of them
-        hit = (cs - before[g]) >= tot[g] / 2
-        idx = np.where(hit, np.arange(len(g)), len(g))
-        first = np.minimum.reduceat(np.r_[idx, len(g)], np.minimum(starts, len(g)))
-        has = ends > starts
-        med[has] = b[first[has]]
+    # closed-only median, only to show the bias of dropping open requests (lower median)
+    from evaluation import kernels
+
+    med = kernels.lower_median_of_events(gid, bins, ev_counts, len(uniq))
     f = base.copy()
     f["indicator"] = "svc.median_resolution_hours_closed_only"
     f["value"] = med * res_h

@@ -93,23 +93,6 @@ class KaplanMeier:
         return out
 
 
-def _segment_cumsum(x: np.ndarray, starts: np.ndarray, rep: np.ndarray) -> np.ndarray:
-    """Cumulative sum of ``x`` restarting at each segment start (``rep`` maps rows to segments)."""
-    cs = np.cumsum(x)
-    before = np.concatenate(([0.0], cs))[starts]
-    return cs - before[rep]
-
-
-def _segment_cumsum_from_zero(x: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Cumulative sum restarting from exactly 0 in each segment (one numpy call per group:
-    bit-identical to a per-group ``np.cumsum``, unlike subtracting a global running sum)."""
-    out = np.empty_like(x)
-    for s, e in zip(starts.tolist(), ends.tolist()):
-        if e > s:
-            np.cumsum(x[s:e], out=out[s:e])
-    return out
-
-
 def _after_first_in_segment(mask: np.ndarray, gid: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Rows at or after the first true row of ``mask`` in their segment (rows sorted by ``gid``).
 
@@ -124,34 +107,6 @@ def _after_first_in_segment(mask: np.ndarray, gid: np.ndarray, ends: np.ndarray)
         for i, e in zip(first.tolist(), ends[gid[first]].tolist()):
             out[i:e] = True
     return out
-
-
-def _first_below(surv: np.ndarray, target: float, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Per segment, the first row with ``surv < target`` (``ends`` when none).
-
-    ``surv`` is non-increasing within a segment (exp of a running sum of logs of numbers <= 1, and
-    rounding is monotone), so a binary search per segment gives exactly the first such row.
-    """
-    neg = -surv
-    out = np.empty(len(starts), dtype=np.int64)
-    for k, (s, e) in enumerate(zip(starts.tolist(), ends.tolist())):
-        out[k] = s + np.searchsorted(neg[s:e], -target, side="right")
-    return out
-
-
-def _first_last_true(mask: np.ndarray, gid: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per segment (rows sorted by ``gid``), the first and last row where ``mask`` holds (-1: none)."""
-    hits = np.flatnonzero(mask)
-    g = gid[hits]
-    groups = np.arange(n_groups)
-    lo = np.searchsorted(g, groups, side="left")
-    hi = np.searchsorted(g, groups, side="right")
-    has = hi > lo
-    first = np.full(n_groups, -1, dtype=np.int64)
-    last = np.full(n_groups, -1, dtype=np.int64)
-    first[has] = hits[lo[has]]
-    last[has] = hits[hi[has] - 1]
-    return first, last
 
 
 def kaplan_meier_from_life_table(
@@ -200,8 +155,11 @@ def _km_arrays(gid, time, d, c, groups: pd.DataFrame, presorted: bool = False) -
     """Core: arrays of a life table -> estimates.
 
     Rows may come in any order with repeated (group, time), unless ``presorted`` promises that
-    they are sorted by group then time and unique.
+    they are sorted by group then time and unique. The bookkeeping (risk sets, cumulative sums)
+    runs in compiled loops (:mod:`evaluation.kernels`); logarithms and exponentials in numpy.
     """
+    from evaluation import kernels
+
     n_groups = len(groups)
     if not presorted:
         order = np.lexsort((time, gid))
@@ -216,22 +174,18 @@ def _km_arrays(gid, time, d, c, groups: pd.DataFrame, presorted: bool = False) -
             d = np.add.reduceat(d, first)
             c = np.add.reduceat(c, first)
             gid, time = gid[first], time[first]
-    tot = d + c
-    n_obs = np.bincount(gid, weights=tot, minlength=n_groups)
-    n_events = np.bincount(gid, weights=d, minlength=n_groups)
+    gid = np.ascontiguousarray(gid, dtype=np.int64)
+    time = np.ascontiguousarray(time)
+    # counts stay integers when they are (the loops add them exactly either way)
+    d = np.ascontiguousarray(d, dtype=d.dtype if d.dtype in (np.int64, np.float64) else np.float64)
+    c = np.ascontiguousarray(c, dtype=c.dtype if c.dtype in (np.int64, np.float64) else np.float64)
+    n_obs, n_events = np.zeros(n_groups), np.zeros(n_groups)
     max_time = np.full(n_groups, np.nan)
-    if len(gid):
-        last = np.r_[np.flatnonzero(gid[1:] != gid[:-1]), len(gid) - 1]
-        max_time[gid[last]] = time[last]
-    # number at risk at each time: observations of the group with time >= this time
-    rc = np.cumsum(tot[::-1])[::-1]
-    after_group = np.concatenate((rc, [0.0]))
-    group_end = np.searchsorted(gid, np.arange(n_groups), side="right")
-    n_risk = rc - after_group[group_end][gid]
-    ev = d > 0
-    gid, time, d, n_risk = gid[ev], time[ev], d[ev], n_risk[ev]
-    starts = np.searchsorted(gid, np.arange(n_groups), side="left")
-    ends = np.searchsorted(gid, np.arange(n_groups), side="right")
+    m = kernels.km_group_totals(gid, time, d, c, n_obs, n_events, max_time)
+    starts, ends = np.zeros(n_groups, np.int64), np.zeros(n_groups, np.int64)
+    eg, et, ed, n_risk = np.empty(m, np.int64), np.empty(m, time.dtype), np.empty(m), np.empty(m)
+    kernels.km_risk_sets(gid, time, d, c, n_obs, eg, et, ed, n_risk, starts, ends)
+    gid, time, d = eg, et, ed
     # Same arithmetic as statsmodels (log of 1 - d/n, cumulative sum from 0 in each group, exp):
     # where S(t) equals 1 - p exactly in exact arithmetic, which side a rounded S falls on decides
     # the quantile, and doing the same operations makes both implementations agree bit for bit.
@@ -252,10 +206,12 @@ def _km_arrays(gid, time, d, c, groups: pd.DataFrame, presorted: bool = False) -
     if any_fail:
         gw_terms[all_fail] = 0.0
     zero_so_far = _after_first_in_segment(all_fail, gid, ends)
-    surv = _segment_cumsum_from_zero(log_terms, starts, ends)
+    surv = log_terms
+    kernels.segment_cumsum(surv, starts, ends)
     np.exp(surv, out=surv)
     surv[zero_so_far] = 0.0
-    greenwood = _segment_cumsum_from_zero(gw_terms, starts, ends)
+    greenwood = gw_terms
+    kernels.segment_cumsum(greenwood, starts, ends)
     greenwood[zero_so_far] = np.inf
     return KaplanMeier(
         groups=groups.reset_index(drop=True),
@@ -271,18 +227,6 @@ def _km_arrays(gid, time, d, c, groups: pd.DataFrame, presorted: bool = False) -
         n_obs=n_obs,
         n_events=n_events,
     )
-
-
-def _segment_reduce(ufunc, x: np.ndarray, starts: np.ndarray, fill) -> np.ndarray:
-    """``ufunc.reduceat`` over segments ``[starts[i], starts[i+1])``; empty segments give ``fill``.
-
-    A sentinel element is appended so that groups without rows at the end stay valid indices.
-    """
-    ext = np.concatenate((x, [fill]))
-    out = ufunc.reduceat(ext, starts)
-    empty = np.r_[starts[1:], len(x)] <= starts
-    out[empty] = fill
-    return out
 
 
 def _pointwise(surv: np.ndarray, greenwood: np.ndarray, z: float, method: str):
@@ -303,19 +247,6 @@ def _pointwise(surv: np.ndarray, greenwood: np.ndarray, z: float, method: str):
     return low, high
 
 
-def _z_statistic(logs, se_log, target: float, method: str) -> np.ndarray:
-    """|g(S) - g(target)| / (g'(S) se(S)) as statsmodels ``quantile_ci`` computes it.
-
-    ``logs`` is log S(t), ``se_log`` the Greenwood standard error of log S(t).
-    """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if method == "log":
-            r = (logs - np.log(target)) / se_log
-        else:
-            r = (np.log(-logs) - np.log(-np.log(target))) / (-se_log / logs)
-    return np.abs(r)
-
-
 def km_quantiles(
     km: KaplanMeier, probs: Sequence[float] = (0.25, 0.5, 0.75), method: str = "log", alpha: float = 0.05
 ) -> pd.DataFrame:
@@ -325,12 +256,15 @@ def km_quantiles(
     ``prob``, ``estimate``, ``ci_low``, ``ci_high`` (``nan`` when the estimate is not reached
     within follow-up; ``ci_high`` is ``inf`` when the interval is open upwards).
     """
+    from evaluation import kernels
+
     _check_method(method)
     z = NormalDist().inv_cdf(1 - alpha / 2)
     n_groups = km.n_groups
     has_rows = km.ends > km.starts
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         logs = np.log(km.surv)
+        aux = np.log(-logs) if method == "loglog" else logs
     se_log = np.sqrt(km.greenwood)
     frames = []
     for p in probs:
@@ -339,11 +273,13 @@ def km_quantiles(
         low = np.full(n_groups, np.nan)
         high = np.full(n_groups, np.nan)
         if len(km.gid):
-            first = _first_below(km.surv, target, km.starts, km.ends)
-            ok = has_rows & (first < km.ends)
+            # Brookmeyer-Crowley set: |g(S) - g(1 - p)| / (g'(S) se(S)) <= z, g = log or log(-log),
+            # as statsmodels quantile_ci computes it (same operations, in a compiled loop)
+            g_target = np.log(target) if method == "log" else np.log(-np.log(target))
+            first, lo_i, hi_i = kernels.km_quantile(km.surv, logs, aux, se_log, km.starts, km.ends, target,
+                                                    float(g_target), method == "loglog", z)
+            ok = has_rows & (first >= 0)
             est[ok] = km.time[first[ok]]
-            inside = _z_statistic(logs, se_log, target, method) <= z
-            lo_i, hi_i = _first_last_true(inside, km.gid, n_groups)
             ok = has_rows & (lo_i >= 0)
             low[ok] = km.time[lo_i[ok]]
             nxt = hi_i + 1
@@ -370,18 +306,15 @@ def km_survival_at(
     ``S(t)`` is not identified and is returned as missing; once every member had the event,
     ``S(t) = 0`` for all later ``t``).
     """
+    from evaluation import kernels
+
     _check_method(method)
     z = NormalDist().inv_cdf(1 - alpha / 2)
     frames = []
     n_groups = km.n_groups
     for t in times:
         # last event row of each group with time <= t
-        pos = np.full(n_groups, -1)
-        if len(km.gid):
-            sel = np.where(km.time <= t, np.arange(len(km.gid)), -1)
-            last = _segment_reduce(np.maximum, sel, km.starts, -1)
-            has = (km.ends > km.starts) & (last >= km.starts) & (last < km.ends)
-            pos = np.where(has, last, -1)
+        pos = kernels.last_at_or_before(km.time, km.starts, km.ends, t)
         found = pos >= 0
         surv = np.ones(n_groups)
         gw = np.zeros(n_groups)

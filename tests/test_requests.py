@@ -150,6 +150,24 @@ def test_pandas_chunks_and_dask_give_identical_tables(sim_log):
     pd.testing.assert_frame_equal(a.table, c.table)
 
 
+def test_threads_give_identical_tables(sim_log, monkeypatch):
+    """The row pass and Kaplan-Meier split the work between threads on large logs; on this small
+    one, forced to split, every table must be identical to the one-thread run."""
+    import evaluation.requests as requests_module
+    import evaluation.survival as survival_module
+
+    kw = dict(by=["community_id", "category"], period="month", time="working")
+    monkeypatch.setattr(requests_module.os, "cpu_count", lambda: 1)
+    one = request_indicators(sim_log, **kw)
+    monkeypatch.setattr(requests_module.os, "cpu_count", lambda: 3)
+    monkeypatch.setattr(requests_module, "ROWS_PER_THREAD", 1_000)
+    monkeypatch.setattr(survival_module, "PARALLEL_ROWS", 100)
+    many = request_indicators(sim_log, **kw)
+    pd.testing.assert_frame_equal(many.table, one.table)
+    pd.testing.assert_frame_equal(many.life, one.life)
+    pd.testing.assert_frame_equal(many.quality, one.quality)
+
+
 def test_dask_from_partitioned_parquet_matches_pandas(tmp_path):
     parts = [simulate_request_log(3_000, n_communities=4, seed=s, id_offset=10_000 * s) for s in range(3)]
     folder = tmp_path / "requests"

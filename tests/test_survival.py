@@ -113,3 +113,47 @@ def test_after_the_last_event_a_curve_at_zero_stays_zero():
     at = km_survival_at(km, [1.5, 3])
     assert at["surv"].tolist() == [0.5, 0.0]
     assert not at["beyond_follow_up"].any()
+
+
+def _random_life_table(seed: int, n_groups: int = 120):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for g in range(n_groups):
+        n = int(rng.integers(1, 300))
+        t = rng.integers(0, 40, n)
+        e = rng.random(n) < rng.random()
+        rows.append(pd.DataFrame({"g": g, "time": t, "events": e.astype(int), "censored": (~e).astype(int)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_curves_are_those_of_statsmodels_bit_for_bit():
+    """S(t) at each event time equals statsmodels ``surv_prob`` exactly, and the Greenwood
+    standard error of S equals ``surv_prob_se`` to rounding, group by group."""
+    lt = _random_life_table(7)
+    km = kaplan_meier_from_life_table(lt, ["g"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for g, grp in lt.groupby("g"):
+            t = np.repeat(grp["time"].to_numpy(), 1)
+            sf = SurvfuncRight(t, grp["events"].to_numpy())
+            s, e = km.starts[g], km.ends[g]
+            np.testing.assert_array_equal(km.time[s:e], sf.surv_times)
+            np.testing.assert_array_equal(km.surv[s:e], sf.surv_prob)
+            np.testing.assert_allclose(np.sqrt(km.greenwood[s:e]) * km.surv[s:e], sf.surv_prob_se, rtol=1e-12, atol=0)
+
+
+def test_estimates_on_several_threads_are_identical_to_one(monkeypatch):
+    """Whole groups go to each thread, so splitting the work cannot change a single bit."""
+    import evaluation.survival as survival
+
+    lt = _random_life_table(11, n_groups=300)
+    one = kaplan_meier_from_life_table(lt, ["g"])
+    q_one = km_quantiles(one, (0.25, 0.5, 0.75), method="loglog")
+    monkeypatch.setattr(survival, "PARALLEL_ROWS", 1)
+    parts = survival._group_parts(np.sort(lt["g"].to_numpy()), 300, parts=3)
+    assert len(parts) == 3 and parts[0][0] == 0 and parts[-1][1] == 300
+    many = kaplan_meier_from_life_table(lt, ["g"])
+    q_many = km_quantiles(many, (0.25, 0.5, 0.75), method="loglog")
+    for name in ("gid", "time", "n_risk", "events", "surv", "greenwood", "starts", "ends", "n_obs", "n_events"):
+        np.testing.assert_array_equal(getattr(many, name), getattr(one, name), err_msg=name)
+    pd.testing.assert_frame_equal(q_many, q_one)

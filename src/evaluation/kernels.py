@@ -222,36 +222,29 @@ def count_runs(keys, key_bins, cell, bins, events, censored, rows_per_cell):
 
 
 @njit(**_JIT)
-def km_group_totals(gid, time, d, c, n_obs, n_events, max_time):
-    """Per group (rows sorted by group then time): observations, events, largest time; returns
-    the number of event rows (``d > 0``)."""
-    m = 0
-    for i in range(len(gid)):
+def km_group_totals(gid, time, d, c, lo, hi, n_obs, n_events, max_time, event_rows):
+    """Rows ``lo:hi`` of a life table sorted by group then time: per group, observations,
+    events, largest time and number of event rows (``d > 0``)."""
+    for i in range(lo, hi):
         g = gid[i]
         n_obs[g] += d[i] + c[i]
         n_events[g] += d[i]
         max_time[g] = time[i]
         if d[i] > 0:
-            m += 1
-    return m
+            event_rows[g] += 1
 
 
 @njit(**_JIT)
-def km_risk_sets(gid, time, d, c, n_obs, eg, et, ed, er, starts, ends):
-    """Life-table rows sorted by group then time (unique) -> the event rows (``d > 0``) with
-    their group, time, events and number at risk (observations of the group with time >= this
-    time), and the slice ``starts[g]:ends[g]`` of each group's event rows (outputs sized by
-    :func:`km_group_totals`)."""
-    n_groups = len(starts)
-    j = 0
+def km_risk_sets(gid, time, d, c, lo, hi, n_obs, starts, eg, et, ed, er):
+    """Rows ``lo:hi`` (whole groups) -> the event rows, from ``starts[g]`` on for group ``g``:
+    group, time, events and number at risk (observations of the group with time >= this time)."""
     prev = -1
+    j = 0
     left = 0.0
-    for i in range(len(gid)):
+    for i in range(lo, hi):
         g = gid[i]
         if g != prev:
-            for h in range(prev + 1, g + 1):
-                starts[h] = j
-                ends[h] = j
+            j = starts[g]
             left = n_obs[g]
             prev = g
         if d[i] > 0:
@@ -260,18 +253,39 @@ def km_risk_sets(gid, time, d, c, n_obs, eg, et, ed, er, starts, ends):
             ed[j] = d[i]
             er[j] = left
             j += 1
-            ends[g] = j
         left -= d[i] + c[i]
-    for h in range(prev + 1, n_groups):
-        starts[h] = j
-        ends[h] = j
 
 
 @njit(**_JIT)
-def segment_cumsum(x, starts, ends):
-    """In place: cumulative sum restarting from 0 in each segment (the additions of
-    ``numpy.cumsum``, in the same order)."""
-    for g in range(len(starts)):
+def km_terms(d, n_risk, starts, ends, g_lo, g_hi, log_arg, greenwood):
+    """Groups ``g_lo:g_hi``, per event row: the argument of the log of the product-limit factor
+    and the Greenwood sum.
+
+    ``log_arg = 1 - d / n`` (1 where every one at risk had the event: that row and every later
+    one of the group get S = 0 and an infinite Greenwood sum, see :func:`km_finish`);
+    ``greenwood`` is the running sum of ``d / (n (n - d))`` from 0 in each group, in the order
+    and with the operations statsmodels uses. Returns whether any group reached S = 0.
+    """
+    any_fail = False
+    for g in range(g_lo, g_hi):
+        acc = 0.0
+        for i in range(starts[g], ends[g]):
+            q = d[i] / n_risk[i]
+            if q >= 1:
+                log_arg[i] = 1.0
+                any_fail = True
+            else:
+                log_arg[i] = 1.0 - q
+                acc += d[i] / ((n_risk[i] - d[i]) * n_risk[i])
+            greenwood[i] = acc
+    return any_fail
+
+
+@njit(**_JIT)
+def segment_cumsum(x, starts, ends, g_lo, g_hi):
+    """In place, segments ``g_lo:g_hi``: cumulative sum restarting from 0 in each segment (the
+    additions of ``numpy.cumsum``, in the same order)."""
+    for g in range(g_lo, g_hi):
         acc = 0.0
         for i in range(starts[g], ends[g]):
             acc += x[i]
@@ -279,30 +293,49 @@ def segment_cumsum(x, starts, ends):
 
 
 @njit(**_JIT)
-def km_quantile(surv, logs, aux, se_log, starts, ends, target, g_target, loglog, z):
-    """Per group: first row with ``S < target`` and the first and last row inside the
-    Brookmeyer-Crowley set ``|g(S) - g(target)| / se(g(S)) <= z`` (-1: none).
-
-    ``aux`` is ``log(-log S)`` for the log-log transform (unused for "log"); ``g_target`` is
-    ``log(target)`` or ``log(-log(target))``; the statistic is statsmodels ``quantile_ci``'s.
-    """
-    n_groups = len(starts)
-    first = np.full(n_groups, -1, np.int64)
-    lo = np.full(n_groups, -1, np.int64)
-    hi = np.full(n_groups, -1, np.int64)
-    for g in range(n_groups):
+def km_finish(d, n_risk, starts, ends, g_lo, g_hi, surv, greenwood):
+    """Groups ``g_lo:g_hi``: from the first row where everyone at risk had the event on,
+    S = 0 and an infinite Greenwood sum."""
+    for g in range(g_lo, g_hi):
+        zero = False
         for i in range(starts[g], ends[g]):
-            if first[g] < 0 and surv[i] < target:
-                first[g] = i
-            if loglog:
-                r = (aux[i] - g_target) / (-se_log[i] / logs[i])
-            else:
-                r = (logs[i] - g_target) / se_log[i]
-            if abs(r) <= z:
-                if lo[g] < 0:
-                    lo[g] = i
-                hi[g] = i
-    return first, lo, hi
+            if not zero and d[i] / n_risk[i] >= 1:
+                zero = True
+            if zero:
+                surv[i] = 0.0
+                greenwood[i] = np.inf
+
+
+@njit(**_JIT)
+def km_quantiles(surv, logs, aux, greenwood, starts, ends, g_lo, g_hi, targets, g_targets, loglog, z, first, lo, hi):
+    """Per group of ``g_lo:g_hi`` and target ``1 - p``: the first row with ``S < target`` and the first and last
+    row inside the Brookmeyer-Crowley set ``|g(S) - g(target)| / se(g(S)) <= z``, written to
+    ``first[g, k]``, ``lo[g, k]``, ``hi[g, k]`` (-1: none).
+
+    ``greenwood`` is the variance of ``log S`` (its square root, IEEE-exact, the standard
+    error); ``aux`` is ``log(-log S)`` for the log-log transform (unused for "log");
+    ``g_targets`` are ``log(target)`` or ``log(-log(target))``; the statistic is statsmodels
+    ``quantile_ci``'s, computed with the same operations.
+    """
+    n_targets = len(targets)
+    for g in range(g_lo, g_hi):
+        for k in range(n_targets):
+            first[g, k] = -1
+            lo[g, k] = -1
+            hi[g, k] = -1
+        for i in range(starts[g], ends[g]):
+            se_log = np.sqrt(greenwood[i])
+            for k in range(n_targets):
+                if first[g, k] < 0 and surv[i] < targets[k]:
+                    first[g, k] = i
+                if loglog:
+                    r = (aux[i] - g_targets[k]) / (-se_log / logs[i])
+                else:
+                    r = (logs[i] - g_targets[k]) / se_log
+                if abs(r) <= z:
+                    if lo[g, k] < 0:
+                        lo[g, k] = i
+                    hi[g, k] = i
 
 
 @njit(**_JIT)

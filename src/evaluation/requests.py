@@ -575,6 +575,10 @@ def _codes(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return raw, lut, cats[order]
 
 
+#: the row pass uses another thread for every this many rows, up to the machine's cores
+ROWS_PER_THREAD = 1_000_000
+
+
 def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> _Partials:
     """One chunk of the log -> partial counts, life table and resolutions (all integer sums).
 
@@ -649,7 +653,7 @@ def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> _Partials:
         return acc, lo, n_keys, max_bin
 
     # the row pass on each core (integer sums: the result does not depend on the split)
-    n_parts = max(1, min(spec.threads, n_rows // 1_000_000))
+    n_parts = max(1, min(spec.threads, n_rows // ROWS_PER_THREAD))
     bounds = np.linspace(0, n_rows, n_parts + 1).astype(np.int64).tolist()
     if n_parts == 1:
         results = [row_pass(0, n_rows)]
@@ -1086,36 +1090,23 @@ def request_indicators(
     counts = parts.counts
     excluded = counts.attrs.get("excluded", {})
     level = " x ".join(UNIT_LEVELS.get(b, b) for b in by) if by else "all"
-    unit = _unit_labels(counts, by)
-    base = pd.DataFrame({"level": level, "unit_id": unit, "period": counts["period"]})
+    base = {"level": level, "unit_id": _unit_labels(counts, by).to_numpy(dtype=object),
+            "period": counts["period"].to_numpy(dtype=object)}
     for b in by:
-        base[b] = counts[b]
+        base[b] = counts[b].to_numpy(dtype=object)
     n = counts["n"].to_numpy(float)
-    few = np.where(n < min_requests, "few_requests", "")
-    qual = _quality_flag_text(counts)
-    rows = []
-
-    def add(indicator, value, num, den, nn, method, flags=None, extra=None):
-        f = base.copy()
-        f["indicator"] = indicator
-        f["value"] = value
-        f["numerator"] = num
-        f["denominator"] = den
-        f["n"] = nn
-        f["method"] = method
-        fl = pd.Series(few, dtype="str") if flags is None else flags
-        f["flags"] = _join_flags(fl, qual)
-        for k, v in (extra or {}).items():
-            f[k] = v
-        rows.append(f)
+    few = np.where(n < min_requests, "few_requests", "").astype(object)
+    qual = _quality_flag_text(counts).to_numpy(dtype=object)
+    rates = _Blocks(base, len(n), qual)
+    add = rates.add
 
     with np.errstate(divide="ignore", invalid="ignore"):
-        add("svc.requests", n, n, np.nan, n, "registry count")
+        add("svc.requests", n, n, np.nan, n, "registry count", few)
         pop = _population(log, by)
         if pop is not None:
             popv = counts[by[0]].map(pop).to_numpy(dtype=float)
             add("svc.requests_per_1000", n / popv * 1000, n, popv, n, "registry count per 1,000 residents (units.population); per period, not annualised",
-                pd.Series(np.where(np.isnan(popv), "no_population", few), dtype="str"))
+                np.where(np.isnan(popv), "no_population", few))
         resp_def = "any response by the cut-off" if response_sla_hours is None else f"response within {response_sla_hours:g} h"
         responded = counts["responded"].to_numpy(float)
         resolved = counts["resolved"].to_numpy(float)
@@ -1126,23 +1117,21 @@ def request_indicators(
             response_rate = np.full(len(n), np.nan)
             responded = response_rate
         add("svc.response_rate", response_rate, responded, n, n, f"share of requests with {resp_def}",
-            None if log.recorded("first_response_at") else pd.Series("not_recorded", index=range(len(n)), dtype="str"))
-        add("svc.resolution_rate", resolution_rate, resolved, n, n, "share of requests resolved by the cut-off")
-        sat_flags = pd.Series(np.where(rated == 0, "no_ratings", np.where(rated < min_requests, "few_ratings", "")), dtype="str")
+            few if log.recorded("first_response_at") else "not_recorded")
+        add("svc.resolution_rate", resolution_rate, resolved, n, n, "share of requests resolved by the cut-off", few)
+        sat_flags = np.where(rated == 0, "no_ratings", np.where(rated < min_requests, "few_ratings", ""))
         add("svc.satisfaction_rate", satisfaction_rate, sat_num, rated, rated,
             "(satisfied + 0.9 x basically satisfied) / rated; not_reached excluded", sat_flags)
         w = tuple(float(x) for x in weights)
         score = w[0] * response_rate + w[1] * resolution_rate + w[2] * satisfaction_rate
         add("svc.three_rate_score", score, np.nan, np.nan, n,
-            f"weighted sum of response, resolution and satisfaction rates, weights {w[0]:g}/{w[1]:g}/{w[2]:g} (Beijing 接诉即办 practice; configurable)")
+            f"weighted sum of response, resolution and satisfaction rates, weights {w[0]:g}/{w[1]:g}/{w[2]:g} (Beijing 接诉即办 practice; configurable)",
+            few)
         reop = counts["reopened_any"].to_numpy(float) if log.recorded("reopened") else np.full(len(n), np.nan)
-        add("svc.reopen_rate", reop / n, reop, n, n, "share of requests reopened at least once")
-    table = pd.concat(rows, ignore_index=True)
-    extra_tables = [table]
-    extra_tables.append(_backlog_rows(parts, counts, by, level, spec))
-    km_rows, life = _km_rows(parts.life, by, counts, base, qual, level, spec, sla_hours, ci_method, alpha, time, min_requests)
-    extra_tables.append(km_rows)
-    table = pd.concat(extra_tables, ignore_index=True)
+        add("svc.reopen_rate", reop / n, reop, n, n, "share of requests reopened at least once", few)
+    km_blocks = _Blocks(base, len(n), qual)
+    life = _km_rows(parts.life, by, counts, km_blocks, spec, sla_hours, ci_method, alpha, time, min_requests)
+    table = pd.concat([rates.frame(), _backlog_rows(parts, counts, by, level, spec), km_blocks.frame()], ignore_index=True)
     table = indicator_frame(table, extra=by + ["sla_hours"])
     quality = _quality_from_counts(parts.counts, excluded, policy)
     notes = [
@@ -1179,11 +1168,38 @@ def _unit_labels(frame: pd.DataFrame, by: list[str]) -> pd.Series:
     return out
 
 
-def _join_flags(a: pd.Series, b: pd.Series) -> pd.Series:
-    a = a.reset_index(drop=True).astype("str")
-    b = b.reset_index(drop=True).astype("str")
-    both = (a != "") & (b != "")
-    return pd.Series(np.where(both, a + ";" + b, a + b), dtype="str")
+def _join_flags(a, b) -> np.ndarray:
+    """Element-wise ``a;b`` of two sequences of flag strings (either may be empty)."""
+    return np.array([f"{x};{y}" if x and y else x + y for x, y in zip(a, b)], dtype=object)
+
+
+class _Blocks:
+    """Indicator rows of every group, a block per indicator, made into one frame at the end.
+
+    ``base`` holds the columns shared by every block (level, unit, period, ``by`` columns);
+    a block's flags are joined with the groups' data-quality flags ``qual``. Building columns
+    with numpy and the frame once keeps pandas' per-column overhead out of the loop.
+    """
+
+    def __init__(self, base: dict, n: int, qual: np.ndarray):
+        self.base, self.n, self.qual = base, n, qual
+        self.blocks: list[dict] = []
+
+    def add(self, indicator, value, num, den, nn, method, flags="", quality: bool = True, **extra):
+        flags = np.broadcast_to(np.asarray(flags, dtype=object), (self.n,))
+        self.blocks.append({"indicator": indicator, "value": value, "numerator": num, "denominator": den, "n": nn,
+                            "method": method, "flags": _join_flags(flags, self.qual) if quality else flags, **extra})
+
+    def frame(self) -> pd.DataFrame:
+        names = list(self.base) + list(dict.fromkeys(k for b in self.blocks for k in b))
+        out = {}
+        for name in names:
+            values = [self.base[name] if name in self.base else b.get(name, np.nan) for b in self.blocks]
+            text = any(isinstance(v, str) or getattr(v, "dtype", None) == object for v in values)
+            parts = [np.broadcast_to(np.asarray(v, dtype=object if text else float), (self.n,)) for v in values]
+            column = np.concatenate(parts) if parts else np.zeros(0, dtype=object if text else float)
+            out[name] = pd.array(column, dtype="str") if text else column
+        return pd.DataFrame(out)
 
 
 def _quality_flag_text(counts: pd.DataFrame) -> pd.Series:
@@ -1252,7 +1268,10 @@ def _positions(sorted_keys: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.searchsorted(sorted_keys, values).astype(np.int64)
 
 
-def _km_rows(life, by, counts, base, qual, level, spec, sla_hours, ci_method, alpha, time, min_requests):
+def _km_rows(life, by, counts, blocks: _Blocks, spec, sla_hours, ci_method, alpha, time, min_requests):
+    """Kaplan-Meier indicators of every group into ``blocks``; returns the life table."""
+    from evaluation import kernels
+
     keys = by + ["period"]
     res_h = spec.resolution_seconds / 3600.0
     # groups in the order of `counts` (same keys, sorted the same way)
@@ -1265,57 +1284,31 @@ def _km_rows(life, by, counts, base, qual, level, spec, sla_hours, ci_method, al
     q = km_quantiles(km, (0.25, 0.5, 0.75), method=ci_method, alpha=alpha)
     n_km = km.n_obs
     events = km.n_events
-    frames = []
+    few = np.where(n_km < min_requests, "few_requests", "")
     what = f"time to resolution in {time} hours"
     meth_q = f"Kaplan-Meier quantile, Brookmeyer-Crowley {ci_method} CI ({CI_METHODS[ci_method]}); open requests censored at the cut-off"
     for p, ind in ((0.5, "svc.median_resolution_hours"), (0.25, "svc.resolution_hours_p25"), (0.75, "svc.resolution_hours_p75")):
-        qq = q[q["prob"] == p].reset_index(drop=True)
-        f = base.copy()
-        f["indicator"] = ind
-        f["value"] = qq["estimate"].to_numpy() * res_h
-        f["ci_low"] = qq["ci_low"].to_numpy() * res_h
-        f["ci_high"] = qq["ci_high"].to_numpy() * res_h
-        f["numerator"] = events
-        f["denominator"] = n_km
-        f["n"] = n_km
-        f["method"] = f"{meth_q}; {what}"
-        fl = np.where(np.isnan(f["value"]), "not_reached_in_follow_up", np.where(np.isinf(f["ci_high"]), "ci_open_upper", ""))
-        fl = np.where(n_km < min_requests, np.where(fl == "", "few_requests", fl + ";few_requests"), fl)
-        f["flags"] = _join_flags(pd.Series(fl, dtype="str"), qual)
-        frames.append(f)
+        qq = q[q["prob"] == p]
+        value = qq["estimate"].to_numpy() * res_h
+        low, high = qq["ci_low"].to_numpy() * res_h, qq["ci_high"].to_numpy() * res_h
+        fl = np.where(np.isnan(value), "not_reached_in_follow_up", np.where(np.isinf(high), "ci_open_upper", ""))
+        blocks.add(ind, value, events, n_km, n_km, f"{meth_q}; {what}", _join_flags(fl, few), ci_low=low, ci_high=high)
     if sla_hours:
         s = km_survival_at(km, [h / res_h for h in sla_hours], method=ci_method, alpha=alpha)
         # bins are floors: "within t hours" means bin <= t in bins; S is evaluated at that bin
         for j, h in enumerate(sla_hours):
-            ss = s.iloc[j * km.n_groups : (j + 1) * km.n_groups].reset_index(drop=True)
-            f = base.copy()
-            f["indicator"] = "svc.resolved_within_sla"
-            f["sla_hours"] = h
-            f["value"] = 1 - ss["surv"].to_numpy()
-            f["ci_low"] = 1 - ss["ci_high"].to_numpy()
-            f["ci_high"] = 1 - ss["ci_low"].to_numpy()
-            f["numerator"] = np.nan
-            f["denominator"] = n_km
-            f["n"] = n_km
-            f["method"] = f"1 - Kaplan-Meier S({h:g} h), {ci_method} pointwise CI ({CI_METHODS[ci_method]}); {what}"
+            ss = s.iloc[j * km.n_groups : (j + 1) * km.n_groups]
             fl = np.where(ss["beyond_follow_up"].to_numpy(), "beyond_follow_up", "")
-            fl = np.where(n_km < min_requests, np.where(fl == "", "few_requests", fl + ";few_requests"), fl)
-            f["flags"] = _join_flags(pd.Series(fl, dtype="str"), qual)
-            frames.append(f)
+            blocks.add("svc.resolved_within_sla", 1 - ss["surv"].to_numpy(), np.nan, n_km, n_km,
+                       f"1 - Kaplan-Meier S({h:g} h), {ci_method} pointwise CI ({CI_METHODS[ci_method]}); {what}",
+                       _join_flags(fl, few), ci_low=1 - ss["ci_high"].to_numpy(), ci_high=1 - ss["ci_low"].to_numpy(),
+                       sla_hours=h)
     # closed-only median, only to show the bias of dropping open requests (lower median)
-    from evaluation import kernels
-
     med = kernels.lower_median_of_events(gid, bins, ev_counts, len(uniq))
-    f = base.copy()
-    f["indicator"] = "svc.median_resolution_hours_closed_only"
-    f["value"] = med * res_h
-    f["numerator"] = np.nan
-    f["denominator"] = np.nan
-    f["n"] = events
-    f["method"] = "median over resolved requests only (ignores open requests: biased downwards; shown for comparison only)"
-    f["flags"] = "biased_closed_only"
-    frames.append(f)
-    return pd.concat(frames, ignore_index=True), life
+    blocks.add("svc.median_resolution_hours_closed_only", med * res_h, np.nan, np.nan, events,
+               "median over resolved requests only (ignores open requests: biased downwards; shown for comparison only)",
+               "biased_closed_only", quality=False)
+    return life
 
 
 # ---------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ Estimates follow R ``survival`` and statsmodels ``SurvfuncRight`` exactly:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -93,22 +94,6 @@ class KaplanMeier:
         return out
 
 
-def _after_first_in_segment(mask: np.ndarray, gid: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Rows at or after the first true row of ``mask`` in their segment (rows sorted by ``gid``).
-
-    True rows are rare (a group where everyone at risk had the event), so the few segments
-    concerned are filled slice by slice instead of a cumulative sum over every row.
-    """
-    out = np.zeros(len(mask), dtype=bool)
-    hits = np.flatnonzero(mask)
-    if len(hits):
-        g = gid[hits]
-        first = hits[np.r_[True, g[1:] != g[:-1]]]
-        for i, e in zip(first.tolist(), ends[gid[first]].tolist()):
-            out[i:e] = True
-    return out
-
-
 def kaplan_meier_from_life_table(
     table: pd.DataFrame,
     group_cols: Sequence[str] = (),
@@ -151,6 +136,34 @@ def _group_codes(t: pd.DataFrame, group_cols: list[str]) -> tuple[np.ndarray, pd
     return gid, uniques
 
 
+#: life-table rows from which the estimation runs on several threads (whole groups per thread)
+PARALLEL_ROWS = 1_000_000
+
+
+def _group_parts(gid: np.ndarray, n_groups: int, parts: int | None = None) -> list[tuple[int, int, int, int]]:
+    """Split groups into ``parts`` runs of whole groups with about equal rows: (g0, g1, r0, r1).
+
+    ``gid`` is sorted. One part for small tables or one core.
+    """
+    if parts is None:
+        parts = min(os.cpu_count() or 1, 4) if len(gid) >= PARALLEL_ROWS else 1
+    first_row = np.searchsorted(gid, np.arange(n_groups + 1), side="left")
+    cuts = np.unique(np.searchsorted(first_row, np.linspace(0, len(gid), parts + 1)[1:-1], side="left"))
+    bounds = [0, *[int(b) for b in cuts if 0 < b < n_groups], n_groups]
+    return [(g0, g1, int(first_row[g0]), int(first_row[g1])) for g0, g1 in zip(bounds[:-1], bounds[1:])]
+
+
+def _run(parts, fn) -> list:
+    """``fn(*part)`` for every part, on threads when there are several (the compiled loops and
+    numpy's ufuncs release the GIL; parts write disjoint slices)."""
+    if len(parts) == 1:
+        return [fn(*parts[0])]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(parts)) as pool:
+        return list(pool.map(lambda p: fn(*p), parts))
+
+
 def _km_arrays(gid, time, d, c, groups: pd.DataFrame, presorted: bool = False) -> KaplanMeier:
     """Core: arrays of a life table -> estimates.
 
@@ -181,38 +194,30 @@ def _km_arrays(gid, time, d, c, groups: pd.DataFrame, presorted: bool = False) -
     c = np.ascontiguousarray(c, dtype=c.dtype if c.dtype in (np.int64, np.float64) else np.float64)
     n_obs, n_events = np.zeros(n_groups), np.zeros(n_groups)
     max_time = np.full(n_groups, np.nan)
-    m = kernels.km_group_totals(gid, time, d, c, n_obs, n_events, max_time)
-    starts, ends = np.zeros(n_groups, np.int64), np.zeros(n_groups, np.int64)
+    event_rows = np.zeros(n_groups, np.int64)
+    parts = _group_parts(gid, n_groups)  # whole groups per thread (groups are independent)
+    _run(parts, lambda g0, g1, r0, r1: kernels.km_group_totals(gid, time, d, c, r0, r1, n_obs, n_events, max_time, event_rows))
+    ends = np.cumsum(event_rows)
+    starts = ends - event_rows
+    m = int(ends[-1]) if n_groups else 0
     eg, et, ed, n_risk = np.empty(m, np.int64), np.empty(m, time.dtype), np.empty(m), np.empty(m)
-    kernels.km_risk_sets(gid, time, d, c, n_obs, eg, et, ed, n_risk, starts, ends)
+    surv, greenwood = np.empty(m), np.empty(m)
+
+    def estimate(g0, g1, r0, r1):
+        # Same arithmetic as statsmodels (log of 1 - d/n, cumulative sum from 0 in each group,
+        # exp): where S(t) equals 1 - p exactly in exact arithmetic, which side a rounded S falls
+        # on decides the quantile, and the same operations make both agree bit for bit.
+        kernels.km_risk_sets(gid, time, d, c, r0, r1, n_obs, starts, eg, et, ed, n_risk)
+        any_fail = kernels.km_terms(ed, n_risk, starts, ends, g0, g1, surv, greenwood)
+        rows = slice(starts[g0], ends[g1 - 1]) if g1 > g0 else slice(0, 0)
+        np.log(surv[rows], out=surv[rows])
+        kernels.segment_cumsum(surv, starts, ends, g0, g1)
+        np.exp(surv[rows], out=surv[rows])
+        if any_fail:
+            kernels.km_finish(ed, n_risk, starts, ends, g0, g1, surv, greenwood)
+
+    _run(parts, estimate)
     gid, time, d = eg, et, ed
-    # Same arithmetic as statsmodels (log of 1 - d/n, cumulative sum from 0 in each group, exp):
-    # where S(t) equals 1 - p exactly in exact arithmetic, which side a rounded S falls on decides
-    # the quantile, and doing the same operations makes both implementations agree bit for bit.
-    q = d / n_risk
-    all_fail = q >= 1
-    # (in place, and the all-fail rows patched only when there are any: the same values as
-    # log(where(all_fail, 1, 1 - q)) and where(all_fail, 0, d / (n (n - d))) with fewer arrays)
-    any_fail = bool(all_fail.any())
-    log_terms = np.subtract(1.0, q, out=q)
-    if any_fail:
-        log_terms[all_fail] = 1.0
-    np.log(log_terms, out=log_terms)
-    gw_den = n_risk - d
-    gw_den *= n_risk
-    if any_fail:
-        gw_den[all_fail] = 1.0
-    gw_terms = np.divide(d, gw_den, out=gw_den)
-    if any_fail:
-        gw_terms[all_fail] = 0.0
-    zero_so_far = _after_first_in_segment(all_fail, gid, ends)
-    surv = log_terms
-    kernels.segment_cumsum(surv, starts, ends)
-    np.exp(surv, out=surv)
-    surv[zero_so_far] = 0.0
-    greenwood = gw_terms
-    kernels.segment_cumsum(greenwood, starts, ends)
-    greenwood[zero_so_far] = np.inf
     return KaplanMeier(
         groups=groups.reset_index(drop=True),
         gid=gid,
@@ -262,27 +267,36 @@ def km_quantiles(
     z = NormalDist().inv_cdf(1 - alpha / 2)
     n_groups = km.n_groups
     has_rows = km.ends > km.starts
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logs = np.log(km.surv)
-        aux = np.log(-logs) if method == "loglog" else logs
-    se_log = np.sqrt(km.greenwood)
+    probs = [float(p) for p in probs]
+    targets = np.array([1.0 - p for p in probs])
+    g_targets = np.array([np.log(t) if method == "log" else np.log(-np.log(t)) for t in targets], dtype=np.float64)
+    shape = (n_groups, len(probs))
+    first, lo_i, hi_i = np.empty(shape, np.int64), np.empty(shape, np.int64), np.empty(shape, np.int64)
+    logs = np.empty_like(km.surv)
+    aux = np.empty_like(km.surv) if method == "loglog" else logs
+
+    def search(g0, g1, r0, r1):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.log(km.surv[r0:r1], out=logs[r0:r1])
+            if method == "loglog":
+                np.log(-logs[r0:r1], out=aux[r0:r1])
+        kernels.km_quantiles(km.surv, logs, aux, km.greenwood, km.starts, km.ends, g0, g1, targets, g_targets,
+                             method == "loglog", z, first, lo_i, hi_i)
+
+    _run(_group_parts(km.gid, n_groups), lambda g0, g1, r0, r1: search(g0, g1, r0, r1))
     frames = []
-    for p in probs:
-        target = 1.0 - p
+    for k, p in enumerate(probs):
         est = np.full(n_groups, np.nan)
         low = np.full(n_groups, np.nan)
         high = np.full(n_groups, np.nan)
         if len(km.gid):
-            # Brookmeyer-Crowley set: |g(S) - g(1 - p)| / (g'(S) se(S)) <= z, g = log or log(-log),
-            # as statsmodels quantile_ci computes it (same operations, in a compiled loop)
-            g_target = np.log(target) if method == "log" else np.log(-np.log(target))
-            first, lo_i, hi_i = kernels.km_quantile(km.surv, logs, aux, se_log, km.starts, km.ends, target,
-                                                    float(g_target), method == "loglog", z)
-            ok = has_rows & (first >= 0)
-            est[ok] = km.time[first[ok]]
-            ok = has_rows & (lo_i >= 0)
-            low[ok] = km.time[lo_i[ok]]
-            nxt = hi_i + 1
+            # Brookmeyer-Crowley: the interval runs from the first event time inside the set to
+            # the event time after the last one inside it (open upwards past the last event)
+            ok = has_rows & (first[:, k] >= 0)
+            est[ok] = km.time[first[ok, k]]
+            ok = has_rows & (lo_i[:, k] >= 0)
+            low[ok] = km.time[lo_i[ok, k]]
+            nxt = hi_i[:, k] + 1
             open_up = ok & (nxt >= km.ends)
             closed = ok & ~open_up
             high[open_up] = np.inf

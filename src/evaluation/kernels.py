@@ -72,8 +72,9 @@ def earliest(c, flags, exclude_mask):
 def request_pass(flags, c, r, f, local_c, local_r, offset, rating, rating_lut, reopened, group, group_lut, bins_in,
                  day_lut, first_day,
                  cutoff, bin_ns, exclude_mask, duration_mask, close_on_open_bit, sla_ns, flag_bits,
-                 table, flag_counts, resolutions, excluded, key_bins, keys):
-    """One pass over a block of requests, adding to the accumulators.
+                 table, flag_counts, resolutions, excluded, key_bins, keys, g_lo, g_hi):
+    """One pass over a block of requests, adding to the accumulators those of groups
+    ``g_lo:g_hi`` (the others are skipped: each thread takes whole groups).
 
     Parameters
     ----------
@@ -104,6 +105,8 @@ def request_pass(flags, c, r, f, local_c, local_r, offset, rating, rating_lut, r
     key_bins, keys
         Life-table keys ``(cell * key_bins + bin) * 2 + event`` of the requests in the
         Kaplan-Meier estimate are written to ``keys``.
+    g_lo, g_hi
+        The groups this call counts.
 
     Returns
     -------
@@ -118,6 +121,11 @@ def request_pass(flags, c, r, f, local_c, local_r, offset, rating, rating_lut, r
     k = 0
     max_bin = 0
     for i in range(len(c)):
+        gi = np.int64(group[i])
+        if use_group_lut:
+            gi = group_lut[gi]
+        if gi < g_lo or gi >= g_hi:
+            continue
         fl = flags[i]
         ci = c[i]
         p = -1
@@ -130,9 +138,6 @@ def request_pass(flags, c, r, f, local_c, local_r, offset, rating, rating_lut, r
                     if fl & flag_bits[j]:
                         excluded[1 + j] += 1
             continue
-        gi = np.int64(group[i])
-        if use_group_lut:
-            gi = group_lut[gi]
         cell = gi * n_periods + p
         ri = r[i]
         resolved = ri != NAT and ri <= cutoff and (fl & close_on_open_bit) == 0
@@ -167,6 +172,15 @@ def request_pass(flags, c, r, f, local_c, local_r, offset, rating, rating_lut, r
             keys[k] = (cell * key_bins + b) * 2 + np.int64(resolved)
             k += 1
     return k, max_bin
+
+
+@njit(**_JIT)
+def group_sizes(group, group_lut, sizes):
+    """Rows per group code (``group_lut[group[i]]``, or ``group[i]`` when the table is empty)."""
+    use_lut = len(group_lut) > 0
+    for i in range(len(group)):
+        g = np.int64(group[i])
+        sizes[group_lut[g] if use_lut else g] += 1
 
 
 @njit(**_JIT)

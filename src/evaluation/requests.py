@@ -641,35 +641,41 @@ def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> _Partials:
     day_lut, first_day = kernels.period_day_table(spec.edges_local)
     reopened = _reopened(df).view(np.uint8)
 
-    def row_pass(lo: int, hi: int):
-        """Rows lo:hi into fresh accumulators; keys go to keys[lo:]."""
-        acc = (np.zeros(n_cells * 128, np.int64), np.zeros((len(flag_names), n_cells), np.int64),
-               np.zeros(n_cells, np.int64), np.zeros(1 + len(flag_names), np.int64))
-        sl = slice(lo, hi)
+    n_groups = n_cells // n_periods
+    sizes = np.zeros(n_groups, np.int64)
+    kernels.group_sizes(graw, glut, sizes)
+    table = np.zeros(n_cells * 128, np.int64)
+    flag_counts = np.zeros((len(flag_names), n_cells), np.int64)
+    rc = np.zeros(n_cells, np.int64)
+    key_bins_ok = True
+
+    def row_pass(g0: int, g1: int, key_start: int):
+        """Rows of groups g0:g1 (disjoint cells: shared accumulators) -> their keys, sorted, at
+        keys[key_start:]; returns the number of keys, their distinct (cell, bin) and the excluded."""
+        nonlocal key_bins_ok
+        excl = np.zeros(1 + len(flag_names), np.int64)
+        part = keys[key_start : key_start + int(sizes[g0:g1].sum())]
         n_keys, max_bin = kernels.request_pass(
-            flags[sl], c[sl], r[sl], f[sl], lc[sl], lr[sl], 0 if offset is None else offset, rating[sl], rating_lut,
-            reopened[sl], graw[sl], glut, bins[sl], day_lut, first_day, spec.cutoff_ns, bin_ns, policy.mask("exclude"),
-            policy.mask("exclude_durations"), close_bit, sla_ns, flag_bits, *acc, key_bins, keys[lo:hi])
-        return acc, lo, n_keys, max_bin
+            flags, c, r, f, lc, lr, 0 if offset is None else offset, rating, rating_lut, reopened, graw, glut, bins,
+            day_lut, first_day, spec.cutoff_ns, bin_ns, policy.mask("exclude"), policy.mask("exclude_durations"),
+            close_bit, sla_ns, flag_bits, table, flag_counts, rc, excl, key_bins, part, g0, g1)
+        key_bins_ok &= max_bin < key_bins
+        part = part[:n_keys]
+        part.sort()
+        return n_keys, kernels.count_distinct_pairs(part), excl
 
-    # the row pass on each core (integer sums: the result does not depend on the split)
-    n_parts = max(1, min(spec.threads, n_rows // ROWS_PER_THREAD))
-    bounds = np.linspace(0, n_rows, n_parts + 1).astype(np.int64).tolist()
-    if n_parts == 1:
-        results = [row_pass(0, n_rows)]
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(n_parts) as pool:
-            results = list(pool.map(row_pass, bounds[:-1], bounds[1:]))
-    table, flag_counts, rc, excl = (sum(a[k] for a, *_ in results) for k in range(4))
-    n_keys = 0
-    for _, lo, n, max_bin in results:
-        if max_bin >= key_bins:  # pragma: no cover - the bound above is a proof, this guards a change to it
-            raise AssertionError(f"duration bin {max_bin} beyond the key range {key_bins}")
-        if lo != n_keys:
-            keys[n_keys : n_keys + n] = keys[lo : lo + n]
-        n_keys += n
+    # Each thread takes whole groups (about equal rows): its keys are a contiguous range of key
+    # values, so the runs sorted on each thread follow each other in order. Integer sums: the
+    # result does not depend on the split (test).
+    n_parts = max(1, min(spec.threads, n_rows // ROWS_PER_THREAD, n_groups))
+    cum = np.concatenate(([0], np.cumsum(sizes)))
+    cuts = np.searchsorted(cum, np.linspace(0, n_rows, n_parts + 1)[1:-1], side="left")
+    bounds = [0, *sorted({int(b) for b in cuts if 0 < b < n_groups}), n_groups]
+    ranges = [(g0, g1, int(cum[g0])) for g0, g1 in zip(bounds[:-1], bounds[1:])]
+    results = _on_threads(row_pass, ranges)
+    if not key_bins_ok:  # pragma: no cover - the bound above is a proof, this guards a change to it
+        raise AssertionError(f"a duration bin beyond the key range {key_bins}")
+    excl = sum(e for _, _, e in results)
     table = table.reshape(n_cells, 128)
     counts = {"n": table.sum(axis=1)}
     per_col = table @ _PATTERN_MATRIX
@@ -678,14 +684,20 @@ def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> _Partials:
     present = np.flatnonzero(counts["n"] > 0)
     counts_df = _label_frame(present, spec, radices, cats_list)
     counts_df = _with_columns(counts_df, {name: v[present].astype(np.int64) for name, v in counts.items()} | {"excluded": 0})
-    # life table: sort the keys, count the runs (outputs allocated here, see count_runs)
-    keys = keys[:n_keys]
-    keys.sort()
-    m = kernels.count_distinct_pairs(keys)
+    # life table: count the runs of each thread's sorted keys into one set of arrays (allocated
+    # here, see count_runs), each thread from its offset
+    m = sum(d for _, d, _ in results)
     life_cols = (np.empty(m, np.int64), np.empty(m, np.int32 if key_bins < np.iinfo(np.int32).max else np.int64),
                  np.empty(m, np.int64), np.empty(m, np.int64))
     rows_per_cell = np.zeros(n_cells, np.int64)
-    kernels.count_runs(keys, key_bins, *life_cols, rows_per_cell)
+    out_start = np.cumsum([0] + [d for _, d, _ in results])
+
+    def runs(k: int):
+        (g0, g1, key_start), (n_keys, _, _) = ranges[k], results[k]
+        lo, hi = out_start[k], out_start[k + 1]
+        kernels.count_runs(keys[key_start : key_start + n_keys], key_bins, *(a[lo:hi] for a in life_cols), rows_per_cell)
+
+    _on_threads(runs, [(k,) for k in range(len(ranges))])
     del keys
     cell_life = life_cols[0]
     life_df = _label_frame(cell_life, spec, radices, cats_list, rows_per_cell)
@@ -697,6 +709,17 @@ def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> _Partials:
     counts_df.attrs["excluded"] = {"excluded": int(excl[0]), **{f"flag_{k}": int(excl[1 + j]) for j, k in enumerate(flag_names)}}
     canonical = all(len(set(cats)) == len(cats) for cats in cats_list)
     return _Partials(counts_df, life_df, res_df, (present, cell_life, rpresent) if canonical else None)
+
+
+def _on_threads(fn, arguments: list[tuple]) -> list:
+    """``fn(*a)`` for each tuple of ``arguments``, on a thread each when there are several (the
+    compiled loops and numpy's sort release the GIL)."""
+    if len(arguments) == 1:
+        return [fn(*arguments[0])]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(arguments)) as pool:
+        return list(pool.map(lambda a: fn(*a), arguments))
 
 
 def _with_columns(frame: pd.DataFrame, columns: dict) -> pd.DataFrame:

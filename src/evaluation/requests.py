@@ -8,6 +8,8 @@ Pipeline
 2. :func:`request_indicators` makes **one grouped pass** over the log (pandas in chunks, or Dask
    partitions) that reduces it to small partial tables: counts per group and period, resolutions
    per period (for the backlog) and a *life table* (group, duration bin, events, censored).
+   The pass is a compiled loop (:mod:`evaluation.kernels`) run on every core, each thread taking
+   whole groups, so each thread's sorted life-table keys follow the previous thread's.
 3. Kaplan-Meier medians, quartiles and SLA shares with intervals come from the life table
    (:mod:`evaluation.survival`); rates and counts from the counts table.
 

@@ -2,8 +2,9 @@
 
 A request log of millions of rows is first reduced to a *life table*: one row per group and
 distinct duration with the number of events (resolutions) and of right-censored observations
-(requests still open at the cut-off) at that duration. Everything here works on that small table,
-for all groups at once, with vectorised numpy (no per-group Python loop).
+(requests still open at the cut-off) at that duration. Everything here works on that table, for
+all groups at once: the bookkeeping (risk sets, running sums, quantile searches) in compiled loops
+(:mod:`evaluation.kernels`) over whole groups per thread, logarithms and exponentials in numpy.
 
 Estimates follow R ``survival`` and statsmodels ``SurvfuncRight`` exactly:
 

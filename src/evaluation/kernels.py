@@ -72,9 +72,8 @@ def earliest(c, flags, exclude_mask):
 def request_pass(flags, c, r, f, local_c, local_r, offset, rating, rating_lut, reopened, group, group_lut, bins_in,
                  day_lut, first_day,
                  cutoff, bin_ns, exclude_mask, duration_mask, close_on_open_bit, sla_ns, flag_bits,
-                 table, flag_counts, resolutions, excluded, key_bins, keys, g_lo, g_hi):
-    """One pass over a block of requests, adding to the accumulators those of groups
-    ``g_lo:g_hi`` (the others are skipped: each thread takes whole groups).
+                 table, flag_counts, resolutions, excluded, key_bins, keys, rows):
+    """One pass over the requests ``rows`` (all when empty), adding to the accumulators.
 
     Parameters
     ----------
@@ -105,8 +104,8 @@ def request_pass(flags, c, r, f, local_c, local_r, offset, rating, rating_lut, r
     key_bins, keys
         Life-table keys ``(cell * key_bins + bin) * 2 + event`` of the requests in the
         Kaplan-Meier estimate are written to ``keys``.
-    g_lo, g_hi
-        The groups this call counts.
+    rows
+        Row numbers to visit, in increasing order (:func:`partition_rows`), or empty: all.
 
     Returns
     -------
@@ -120,12 +119,12 @@ def request_pass(flags, c, r, f, local_c, local_r, offset, rating, rating_lut, r
     n_flags = len(flag_bits)
     k = 0
     max_bin = 0
-    for i in range(len(c)):
+    all_rows = len(rows) == 0
+    for t in range(len(c) if all_rows else len(rows)):
+        i = t if all_rows else rows[t]
         gi = np.int64(group[i])
         if use_group_lut:
             gi = group_lut[gi]
-        if gi < g_lo or gi >= g_hi:
-            continue
         fl = flags[i]
         ci = c[i]
         p = -1
@@ -181,6 +180,21 @@ def group_sizes(group, group_lut, sizes):
     for i in range(len(group)):
         g = np.int64(group[i])
         sizes[group_lut[g] if use_lut else g] += 1
+
+
+@njit(**_JIT)
+def partition_rows(group, group_lut, part_of_group, starts, rows):
+    """Row numbers grouped by the part their group belongs to (increasing within a part).
+
+    ``starts[k]`` is where part ``k`` begins in ``rows`` (sized by the groups' row counts);
+    it is advanced as rows are written.
+    """
+    use_lut = len(group_lut) > 0
+    for i in range(len(group)):
+        g = np.int64(group[i])
+        k = part_of_group[group_lut[g] if use_lut else g]
+        rows[starts[k]] = i
+        starts[k] += 1
 
 
 @njit(**_JIT)

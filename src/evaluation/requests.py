@@ -656,11 +656,13 @@ def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> _Partials:
         keys[key_start:]; returns the number of keys, their distinct (cell, bin) and the excluded."""
         nonlocal key_bins_ok
         excl = np.zeros(1 + len(flag_names), np.int64)
-        part = keys[key_start : key_start + int(sizes[g0:g1].sum())]
+        n_part = int(sizes[g0:g1].sum())
+        part = keys[key_start : key_start + n_part]
+        these = rows[key_start : key_start + n_part] if len(rows) else rows
         n_keys, max_bin = kernels.request_pass(
             flags, c, r, f, lc, lr, 0 if offset is None else offset, rating, rating_lut, reopened, graw, glut, bins,
             day_lut, first_day, spec.cutoff_ns, bin_ns, policy.mask("exclude"), policy.mask("exclude_durations"),
-            close_bit, sla_ns, flag_bits, table, flag_counts, rc, excl, key_bins, part, g0, g1)
+            close_bit, sla_ns, flag_bits, table, flag_counts, rc, excl, key_bins, part, these)
         key_bins_ok &= max_bin < key_bins
         part = part[:n_keys]
         part.sort()
@@ -674,6 +676,11 @@ def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> _Partials:
     cuts = np.searchsorted(cum, np.linspace(0, n_rows, n_parts + 1)[1:-1], side="left")
     bounds = [0, *sorted({int(b) for b in cuts if 0 < b < n_groups}), n_groups]
     ranges = [(g0, g1, int(cum[g0])) for g0, g1 in zip(bounds[:-1], bounds[1:])]
+    rows = np.zeros(0, np.int64)
+    if len(ranges) > 1:  # the row numbers of each thread's groups, so that no thread skips rows
+        part_of_group = np.repeat(np.arange(len(ranges)), np.diff(bounds))
+        rows = np.empty(n_rows, np.int32 if n_rows < np.iinfo(np.int32).max else np.int64)
+        kernels.partition_rows(graw, glut, part_of_group, np.array([k for _, _, k in ranges], np.int64), rows)
     results = _on_threads(row_pass, ranges)
     if not key_bins_ok:  # pragma: no cover - the bound above is a proof, this guards a change to it
         raise AssertionError(f"a duration bin beyond the key range {key_bins}")

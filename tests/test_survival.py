@@ -150,7 +150,8 @@ def test_estimates_on_several_threads_are_identical_to_one(monkeypatch):
     one = kaplan_meier_from_life_table(lt, ["g"])
     q_one = km_quantiles(one, (0.25, 0.5, 0.75), method="loglog")
     monkeypatch.setattr(survival, "PARALLEL_ROWS", 1)
-    parts = survival._group_parts(np.sort(lt["g"].to_numpy()), 300, parts=3)
+    monkeypatch.setattr(survival, "QUANTILE_BLOCK_ROWS", 50)  # several blocks per thread, some one group
+    parts = survival._group_parts(np.searchsorted(np.sort(lt["g"].to_numpy()), np.arange(301)), parts=3)
     assert len(parts) == 3 and parts[0][0] == 0 and parts[-1][1] == 300
     many = kaplan_meier_from_life_table(lt, ["g"])
     q_many = km_quantiles(many, (0.25, 0.5, 0.75), method="loglog")

@@ -263,9 +263,9 @@ def km_group_totals(gid, time, d, c, lo, hi, n_obs, n_events, max_time, event_ro
 
 
 @njit(**_JIT)
-def km_risk_sets(gid, time, d, c, lo, hi, n_obs, starts, eg, et, ed, er):
+def km_risk_sets(gid, time, d, c, lo, hi, n_obs, starts, et, ed, er):
     """Rows ``lo:hi`` (whole groups) -> the event rows, from ``starts[g]`` on for group ``g``:
-    group, time, events and number at risk (observations of the group with time >= this time)."""
+    time, events and number at risk (observations of the group with time >= this time)."""
     prev = -1
     j = 0
     left = 0.0
@@ -276,7 +276,6 @@ def km_risk_sets(gid, time, d, c, lo, hi, n_obs, starts, eg, et, ed, er):
             left = n_obs[g]
             prev = g
         if d[i] > 0:
-            eg[j] = g
             et[j] = time[i]
             ed[j] = d[i]
             er[j] = left
@@ -335,13 +334,14 @@ def km_finish(d, n_risk, starts, ends, g_lo, g_hi, surv, greenwood):
 
 
 @njit(**_JIT)
-def km_quantiles(surv, logs, aux, greenwood, starts, ends, g_lo, g_hi, targets, g_targets, loglog, z, first, lo, hi):
+def km_quantiles(surv, logs, aux, base, greenwood, starts, ends, g_lo, g_hi, targets, g_targets, loglog, z, first, lo, hi):
     """Per group of ``g_lo:g_hi`` and target ``1 - p``: the first row with ``S < target`` and the first and last
     row inside the Brookmeyer-Crowley set ``|g(S) - g(target)| / se(g(S)) <= z``, written to
     ``first[g, k]``, ``lo[g, k]``, ``hi[g, k]`` (-1: none).
 
     ``greenwood`` is the variance of ``log S`` (its square root, IEEE-exact, the standard
-    error); ``aux`` is ``log(-log S)`` for the log-log transform (unused for "log");
+    error); ``logs`` is ``log S`` and ``aux`` ``log(-log S)`` for the log-log transform (unused
+    for "log"), both of rows ``base`` on;
     ``g_targets`` are ``log(target)`` or ``log(-log(target))``; the statistic is statsmodels
     ``quantile_ci``'s, computed with the same operations.
     """
@@ -357,9 +357,9 @@ def km_quantiles(surv, logs, aux, greenwood, starts, ends, g_lo, g_hi, targets, 
                 if first[g, k] < 0 and surv[i] < targets[k]:
                     first[g, k] = i
                 if loglog:
-                    r = (aux[i] - g_targets[k]) / (-se_log / logs[i])
+                    r = (aux[i - base] - g_targets[k]) / (-se_log / logs[i - base])
                 else:
-                    r = (logs[i] - g_targets[k]) / se_log
+                    r = (logs[i - base] - g_targets[k]) / se_log
                 if abs(r) <= z:
                     if lo[g, k] < 0:
                         lo[g, k] = i

@@ -68,7 +68,6 @@ class KaplanMeier:
     """
 
     groups: pd.DataFrame
-    gid: np.ndarray
     time: np.ndarray
     n_risk: np.ndarray
     events: np.ndarray
@@ -79,6 +78,11 @@ class KaplanMeier:
     max_time: np.ndarray
     n_obs: np.ndarray
     n_events: np.ndarray
+
+    @property
+    def gid(self) -> np.ndarray:
+        """Group code of each event row (rebuilt from ``starts`` and ``ends``)."""
+        return np.repeat(np.arange(self.n_groups, dtype=np.int64), self.ends - self.starts)
 
     @property
     def n_groups(self) -> int:
@@ -141,15 +145,20 @@ def _group_codes(t: pd.DataFrame, group_cols: list[str]) -> tuple[np.ndarray, pd
 PARALLEL_ROWS = 1_000_000
 
 
-def _group_parts(gid: np.ndarray, n_groups: int, parts: int | None = None) -> list[tuple[int, int, int, int]]:
+#: rows of the blocks in which quantile searches take logarithms (a buffer that stays in cache)
+QUANTILE_BLOCK_ROWS = 65_536
+
+
+def _group_parts(first_row: np.ndarray, parts: int | None = None) -> list[tuple[int, int, int, int]]:
     """Split groups into ``parts`` runs of whole groups with about equal rows: (g0, g1, r0, r1).
 
-    ``gid`` is sorted. One part for small tables or one core.
+    ``first_row[g]`` is the first row of group ``g`` (rows sorted by group; one more entry: the
+    number of rows). One part for small tables or one core.
     """
+    n_groups, n_rows = len(first_row) - 1, int(first_row[-1])
     if parts is None:
-        parts = min(os.cpu_count() or 1, 4) if len(gid) >= PARALLEL_ROWS else 1
-    first_row = np.searchsorted(gid, np.arange(n_groups + 1), side="left")
-    cuts = np.unique(np.searchsorted(first_row, np.linspace(0, len(gid), parts + 1)[1:-1], side="left"))
+        parts = min(os.cpu_count() or 1, 4) if n_rows >= PARALLEL_ROWS else 1
+    cuts = np.unique(np.searchsorted(first_row, np.linspace(0, n_rows, parts + 1)[1:-1], side="left"))
     bounds = [0, *[int(b) for b in cuts if 0 < b < n_groups], n_groups]
     return [(g0, g1, int(first_row[g0]), int(first_row[g1])) for g0, g1 in zip(bounds[:-1], bounds[1:])]
 
@@ -196,19 +205,20 @@ def _km_arrays(gid, time, d, c, groups: pd.DataFrame, presorted: bool = False) -
     n_obs, n_events = np.zeros(n_groups), np.zeros(n_groups)
     max_time = np.full(n_groups, np.nan)
     event_rows = np.zeros(n_groups, np.int64)
-    parts = _group_parts(gid, n_groups)  # whole groups per thread (groups are independent)
+    # whole groups per thread (groups are independent)
+    parts = _group_parts(np.searchsorted(gid, np.arange(n_groups + 1), side="left"))
     _run(parts, lambda g0, g1, r0, r1: kernels.km_group_totals(gid, time, d, c, r0, r1, n_obs, n_events, max_time, event_rows))
     ends = np.cumsum(event_rows)
     starts = ends - event_rows
     m = int(ends[-1]) if n_groups else 0
-    eg, et, ed, n_risk = np.empty(m, np.int64), np.empty(m, time.dtype), np.empty(m), np.empty(m)
+    et, ed, n_risk = np.empty(m, time.dtype), np.empty(m), np.empty(m)
     surv, greenwood = np.empty(m), np.empty(m)
 
     def estimate(g0, g1, r0, r1):
         # Same arithmetic as statsmodels (log of 1 - d/n, cumulative sum from 0 in each group,
         # exp): where S(t) equals 1 - p exactly in exact arithmetic, which side a rounded S falls
         # on decides the quantile, and the same operations make both agree bit for bit.
-        kernels.km_risk_sets(gid, time, d, c, r0, r1, n_obs, starts, eg, et, ed, n_risk)
+        kernels.km_risk_sets(gid, time, d, c, r0, r1, n_obs, starts, et, ed, n_risk)
         any_fail = kernels.km_terms(ed, n_risk, starts, ends, g0, g1, surv, greenwood)
         rows = slice(starts[g0], ends[g1 - 1]) if g1 > g0 else slice(0, 0)
         np.log(surv[rows], out=surv[rows])
@@ -218,10 +228,9 @@ def _km_arrays(gid, time, d, c, groups: pd.DataFrame, presorted: bool = False) -
             kernels.km_finish(ed, n_risk, starts, ends, g0, g1, surv, greenwood)
 
     _run(parts, estimate)
-    gid, time, d = eg, et, ed
+    time, d = et, ed
     return KaplanMeier(
         groups=groups.reset_index(drop=True),
-        gid=gid,
         time=time,
         n_risk=n_risk,
         events=d,
@@ -273,24 +282,30 @@ def km_quantiles(
     g_targets = np.array([np.log(t) if method == "log" else np.log(-np.log(t)) for t in targets], dtype=np.float64)
     shape = (n_groups, len(probs))
     first, lo_i, hi_i = np.empty(shape, np.int64), np.empty(shape, np.int64), np.empty(shape, np.int64)
-    logs = np.empty_like(km.surv)
-    aux = np.empty_like(km.surv) if method == "loglog" else logs
+    first_row = np.append(km.starts, km.ends[-1] if n_groups else 0)
 
     def search(g0, g1, r0, r1):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            np.log(km.surv[r0:r1], out=logs[r0:r1])
-            if method == "loglog":
-                np.log(-logs[r0:r1], out=aux[r0:r1])
-        kernels.km_quantiles(km.surv, logs, aux, km.greenwood, km.starts, km.ends, g0, g1, targets, g_targets,
-                             method == "loglog", z, first, lo_i, hi_i)
+        # log S (and log(-log S)) in numpy, as statsmodels, for a block of whole groups at a time
+        # into a small buffer that stays in cache
+        g = g0
+        while g < g1:
+            h = max(g + 1, int(np.searchsorted(first_row, first_row[g] + QUANTILE_BLOCK_ROWS, side="right")) - 1)
+            h = min(h, g1)
+            lo, hi = int(first_row[g]), int(first_row[h])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                logs = np.log(km.surv[lo:hi])
+                aux = np.log(-logs) if method == "loglog" else logs
+            kernels.km_quantiles(km.surv, logs, aux, lo, km.greenwood, km.starts, km.ends, g, h, targets, g_targets,
+                                 method == "loglog", z, first, lo_i, hi_i)
+            g = h
 
-    _run(_group_parts(km.gid, n_groups), lambda g0, g1, r0, r1: search(g0, g1, r0, r1))
+    _run(_group_parts(first_row), search)
     frames = []
     for k, p in enumerate(probs):
         est = np.full(n_groups, np.nan)
         low = np.full(n_groups, np.nan)
         high = np.full(n_groups, np.nan)
-        if len(km.gid):
+        if km.ends[-1] if n_groups else 0:
             # Brookmeyer-Crowley: the interval runs from the first event time inside the set to
             # the event time after the last one inside it (open upwards past the last event)
             ok = has_rows & (first[:, k] >= 0)

@@ -384,17 +384,13 @@ def last_at_or_before(time, starts, ends, t):
 
 
 @njit(**_JIT)
-def lower_median_of_events(gid, time, d, n_groups):
-    """Per group, the lower median time among events only (rows sorted by group then time)."""
-    total = np.zeros(n_groups)
-    for i in range(len(gid)):
-        total[gid[i]] += d[i]
-    out = np.full(n_groups, np.nan)
-    cum = np.zeros(n_groups)
-    for i in range(len(gid)):
-        g = gid[i]
-        if d[i] > 0 and np.isnan(out[g]):
-            cum[g] += d[i]
-            if cum[g] >= total[g] / 2:
+def lower_median_of_events(time, events, starts, ends, n_events, out):
+    """Per group, the lower median time among events only: the first event row where the
+    running count of events reaches half of the group's events (rows sorted by time)."""
+    for g in range(len(starts)):
+        cum = 0.0
+        for i in range(starts[g], ends[g]):
+            cum += events[i]
+            if cum >= n_events[g] / 2:
                 out[g] = time[i]
-    return out
+                break

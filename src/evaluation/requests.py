@@ -1336,7 +1336,8 @@ def _km_rows(life, by, counts, blocks: _Blocks, spec, sla_hours, ci_method, alph
                        _join_flags(fl, few), ci_low=1 - ss["ci_high"].to_numpy(), ci_high=1 - ss["ci_low"].to_numpy(),
                        sla_hours=h)
     # closed-only median, only to show the bias of dropping open requests (lower median)
-    med = kernels.lower_median_of_events(gid, bins, ev_counts, len(uniq))
+    med = np.full(len(uniq), np.nan)
+    kernels.lower_median_of_events(km.time, km.events, km.starts, km.ends, km.n_events, med)
     blocks.add("svc.median_resolution_hours_closed_only", med * res_h, np.nan, np.nan, events,
                "median over resolved requests only (ignores open requests: biased downwards; shown for comparison only)",
                "biased_closed_only", quality=False)

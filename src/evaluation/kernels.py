@@ -84,7 +84,7 @@ def request_pass(flags, c, r, f, local_c, local_r, offset, rating, rating_lut, r
         Local wall-clock instants of ``c`` and ``r``; when both are empty the local time is the
         UTC instant plus the constant ``offset`` (ns).
     rating, rating_lut, reopened, group, group_lut
-        Rating code (0-4) ``rating_lut[rating[i]]``, reopened (0/1), group code of the ``by``
+        Rating code (0-4) ``rating_lut[rating[i]]``, reopen count (> 0: reopened), group code of the ``by``
         columns ``group_lut[group[i]]`` (``group[i]`` itself when ``group_lut`` is empty); raw
         code -1 takes a table's last entry.
     bins_in
@@ -145,7 +145,7 @@ def request_pass(flags, c, r, f, local_c, local_r, offset, rating, rating_lut, r
         responded = fi != NAT and fi <= cutoff
         if responded and sla_ns >= 0:
             responded = (fi - ci) <= sla_ns
-        pattern = np.int64(rating_lut[rating[i]]) | (np.int64(responded) << 3) | (np.int64(resolved) << 4) | (np.int64(reopened[i]) << 5) \
+        pattern = np.int64(rating_lut[rating[i]]) | (np.int64(responded) << 3) | (np.int64(resolved) << 4) | (np.int64(reopened[i] > 0) << 5) \
             | (np.int64(in_km) << 6)
         table[cell * 128 + pattern] += 1
         if fl != 0:

@@ -641,7 +641,7 @@ def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> _Partials:
     flag_bits = np.array([FLAG_BITS[k] for k in flag_names], dtype=np.int64)
     sla_ns = -1.0 if spec.response_sla_seconds is None else spec.response_sla_seconds * NS_PER_SECOND
     day_lut, first_day = kernels.period_day_table(spec.edges_local)
-    reopened = _reopened(df).view(np.uint8)
+    reopened = _reopened(df)
 
     n_groups = n_cells // n_periods
     sizes = np.zeros(n_groups, np.int64)
@@ -738,11 +738,13 @@ def _with_columns(frame: pd.DataFrame, columns: dict) -> pd.DataFrame:
 
 
 def _reopened(df: pd.DataFrame) -> np.ndarray:
+    """Reopen counts as numbers (a view of an integer column, no copy); > 0 means reopened."""
     if "reopened" not in df.columns:
-        return np.zeros(len(df), bool)
+        return np.zeros(len(df), np.uint8)
     ro = df["reopened"]
-    return (ro.fillna(0).to_numpy(dtype=np.int64) if ro.dtype.kind in "iu" or isinstance(ro.dtype, pd.Int64Dtype)
-            else pd.to_numeric(ro, errors="coerce").fillna(0).to_numpy()) > 0
+    if isinstance(ro.dtype, np.dtype) and ro.dtype.kind in "iub":
+        return ro.to_numpy()
+    return pd.to_numeric(ro, errors="coerce").fillna(0).to_numpy(dtype=np.float64)
 
 
 _RATING_CODE = {"satisfied": 1, "basically_satisfied": 2, "dissatisfied": 3, "not_reached": 4}
@@ -851,9 +853,7 @@ def _normalise(p: _Partials, keys: list[str]) -> _Partials:
     out = []
     for i, (t, extra) in enumerate(zip(tables, ([], ["bin"], []))):
         if p.cells is not None:  # one chunk, labels sorted and unique: rows in canonical order already
-            t = t.copy(deep=False)
-            t["_cell"] = p.cells[i]
-            out.append(t)
+            out.append(_with_columns(t, {"_cell": p.cells[i]}))  # (no copy of the codes)
             continue
         cc = cell(t)
         if extra:

@@ -150,7 +150,7 @@ def test_estimates_on_several_threads_are_identical_to_one(monkeypatch):
     one = kaplan_meier_from_life_table(lt, ["g"])
     q_one = km_quantiles(one, (0.25, 0.5, 0.75), method="loglog")
     monkeypatch.setattr(survival, "PARALLEL_ROWS", 1)
-    monkeypatch.setattr(survival, "QUANTILE_BLOCK_ROWS", 50)  # several blocks per thread, some one group
+    monkeypatch.setattr(survival, "BLOCK_ROWS", 50)  # several blocks per thread, some one group
     parts = survival._group_parts(np.searchsorted(np.sort(lt["g"].to_numpy()), np.arange(301)), parts=3)
     assert len(parts) == 3 and parts[0][0] == 0 and parts[-1][1] == 300
     many = kaplan_meier_from_life_table(lt, ["g"])
@@ -158,3 +158,27 @@ def test_estimates_on_several_threads_are_identical_to_one(monkeypatch):
     for name in ("gid", "time", "n_risk", "events", "surv", "greenwood", "starts", "ends", "n_obs", "n_events"):
         np.testing.assert_array_equal(getattr(many, name), getattr(one, name), err_msg=name)
     pd.testing.assert_frame_equal(q_many, q_one)
+
+
+def test_summaries_without_curves_equal_the_curves_searches(monkeypatch):
+    """km_summaries (block by block, no curve kept) gives bit for bit what km_quantiles and
+    km_survival_at give on the KaplanMeier, for both transforms, on one thread and on several
+    with blocks smaller than some groups."""
+    import evaluation.survival as survival
+    from evaluation.survival import km_summaries
+
+    lt = _random_life_table(5, n_groups=200)
+    km = kaplan_meier_from_life_table(lt, ["g"])
+    gid = lt["g"].to_numpy()
+    for method in ("log", "loglog"):
+        want_q = km_quantiles(km, (0.25, 0.5, 0.75), method=method)
+        want_s = km_survival_at(km, [0.5, 7, 20, 39], method=method)
+        for parallel_rows, block_rows in ((10**9, 65_536), (1, 40)):
+            monkeypatch.setattr(survival, "PARALLEL_ROWS", parallel_rows)
+            monkeypatch.setattr(survival, "BLOCK_ROWS", block_rows)
+            got = km_summaries(gid, lt["time"].to_numpy(), lt["events"].to_numpy(), lt["censored"].to_numpy(),
+                               km.groups, (0.25, 0.5, 0.75), [0.5, 7, 20, 39], method=method)
+            pd.testing.assert_frame_equal(got.quantiles, want_q)
+            pd.testing.assert_frame_equal(got.survival, want_s)
+            np.testing.assert_array_equal(got.n_obs, km.n_obs)
+            np.testing.assert_array_equal(got.max_time, km.max_time)

@@ -334,60 +334,75 @@ def km_finish(d, n_risk, starts, ends, g_lo, g_hi, surv, greenwood):
 
 
 @njit(**_JIT)
-def km_quantiles(surv, logs, aux, base, greenwood, starts, ends, g_lo, g_hi, targets, g_targets, loglog, z, first, lo, hi):
-    """Per group of ``g_lo:g_hi`` and target ``1 - p``: the first row with ``S < target`` and the first and last
-    row inside the Brookmeyer-Crowley set ``|g(S) - g(target)| / se(g(S)) <= z``, written to
-    ``first[g, k]``, ``lo[g, k]``, ``hi[g, k]`` (-1: none).
+def km_quantiles(time, surv, logs, aux, base, greenwood, starts, ends, g_lo, g_hi, targets, g_targets, loglog, z,
+                 est, low, high):
+    """Per group of ``g_lo:g_hi`` and target ``1 - p``: the quantile and its Brookmeyer-Crowley
+    interval, written to ``est[g, k]``, ``low[g, k]``, ``high[g, k]`` (left as they are, nan,
+    when not reached).
 
-    ``greenwood`` is the variance of ``log S`` (its square root, IEEE-exact, the standard
-    error); ``logs`` is ``log S`` and ``aux`` ``log(-log S)`` for the log-log transform (unused
-    for "log"), both of rows ``base`` on;
-    ``g_targets`` are ``log(target)`` or ``log(-log(target))``; the statistic is statsmodels
-    ``quantile_ci``'s, computed with the same operations.
+    The quantile is the first event time with ``S < target``; the interval runs from the first
+    event time inside the set ``|g(S) - g(target)| / se(g(S)) <= z`` to the event time after the
+    last one inside it (``inf`` past the last event), as statsmodels ``quantile_ci`` computes it
+    with the same operations. ``greenwood`` is the variance of ``log S`` (its square root,
+    IEEE-exact, the standard error); ``logs`` is ``log S`` and ``aux`` ``log(-log S)`` for the
+    log-log transform (unused for "log"), both of rows ``base`` on; ``g_targets`` are
+    ``log(target)`` or ``log(-log(target))``.
     """
     n_targets = len(targets)
+    first = np.empty(n_targets, np.int64)
+    lo = np.empty(n_targets, np.int64)
+    hi = np.empty(n_targets, np.int64)
     for g in range(g_lo, g_hi):
-        for k in range(n_targets):
-            first[g, k] = -1
-            lo[g, k] = -1
-            hi[g, k] = -1
+        first[:] = -1
+        lo[:] = -1
+        hi[:] = -1
         for i in range(starts[g], ends[g]):
             se_log = np.sqrt(greenwood[i])
             for k in range(n_targets):
-                if first[g, k] < 0 and surv[i] < targets[k]:
-                    first[g, k] = i
+                if first[k] < 0 and surv[i] < targets[k]:
+                    first[k] = i
                 if loglog:
                     r = (aux[i - base] - g_targets[k]) / (-se_log / logs[i - base])
                 else:
                     r = (logs[i - base] - g_targets[k]) / se_log
                 if abs(r) <= z:
-                    if lo[g, k] < 0:
-                        lo[g, k] = i
-                    hi[g, k] = i
+                    if lo[k] < 0:
+                        lo[k] = i
+                    hi[k] = i
+        for k in range(n_targets):
+            if first[k] >= 0:
+                est[g, k] = time[first[k]]
+            if lo[k] >= 0:
+                low[g, k] = time[lo[k]]
+                high[g, k] = time[hi[k] + 1] if hi[k] + 1 < ends[g] else np.inf
 
 
 @njit(**_JIT)
-def last_at_or_before(time, starts, ends, t):
-    """Per group, the last event row with ``time <= t`` (-1: none)."""
-    out = np.full(len(starts), -1, np.int64)
-    for g in range(len(starts)):
-        lo, hi = starts[g], ends[g]
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if time[mid] <= t:
-                lo = mid + 1
+def km_survival_at(time, surv, greenwood, starts, ends, g_lo, g_hi, times, out_surv, out_greenwood):
+    """Per group of ``g_lo:g_hi`` and time ``t``: ``S`` and the Greenwood sum at the last event
+    time ``<= t`` (1 and 0 before the first event), written to ``out_*[g, k]``."""
+    for g in range(g_lo, g_hi):
+        for k in range(len(times)):
+            lo, hi = starts[g], ends[g]
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if time[mid] <= times[k]:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo > starts[g]:
+                out_surv[g, k] = surv[lo - 1]
+                out_greenwood[g, k] = greenwood[lo - 1]
             else:
-                hi = mid
-        if lo > starts[g]:
-            out[g] = lo - 1
-    return out
+                out_surv[g, k] = 1.0
+                out_greenwood[g, k] = 0.0
 
 
 @njit(**_JIT)
-def lower_median_of_events(time, events, starts, ends, n_events, out):
-    """Per group, the lower median time among events only: the first event row where the
-    running count of events reaches half of the group's events (rows sorted by time)."""
-    for g in range(len(starts)):
+def lower_median_of_events(time, events, starts, ends, g_lo, g_hi, n_events, out):
+    """Per group of ``g_lo:g_hi``, the lower median time among events only: the first event row
+    where the running count of events reaches half of the group's events (rows sorted by time)."""
+    for g in range(g_lo, g_hi):
         cum = 0.0
         for i in range(starts[g], ends[g]):
             cum += events[i]

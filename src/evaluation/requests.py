@@ -72,8 +72,7 @@ from evaluation.results import IndicatorResult, indicator_frame
 from evaluation.survival import (
     CI_METHODS,
     _km_arrays,
-    km_quantiles,
-    km_survival_at,
+    km_summaries,
 )
 
 __all__ = [
@@ -1302,8 +1301,6 @@ def _positions(sorted_keys: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 def _km_rows(life, by, counts, blocks: _Blocks, spec, sla_hours, ci_method, alpha, time, min_requests):
     """Kaplan-Meier indicators of every group into ``blocks``; returns the life table."""
-    from evaluation import kernels
-
     keys = by + ["period"]
     res_h = spec.resolution_seconds / 3600.0
     # groups in the order of `counts` (same keys, sorted the same way)
@@ -1312,8 +1309,10 @@ def _km_rows(life, by, counts, blocks: _Blocks, spec, sla_hours, ci_method, alph
     bins = life["bin"].to_numpy()
     ev_counts = life["events"].to_numpy()
     # the life table is sorted by group cell then bin (see _normalise)
-    km = _km_arrays(gid, bins, ev_counts, life["censored"].to_numpy(), uniq, presorted=True)
-    q = km_quantiles(km, (0.25, 0.5, 0.75), method=ci_method, alpha=alpha)
+    sla_bins = [h / res_h for h in sla_hours]
+    km = km_summaries(gid, bins, ev_counts, life["censored"].to_numpy(), uniq, (0.25, 0.5, 0.75), sla_bins,
+                      method=ci_method, alpha=alpha, presorted=True)
+    q = km.quantiles
     n_km = km.n_obs
     events = km.n_events
     few = np.where(n_km < min_requests, "few_requests", "")
@@ -1326,18 +1325,18 @@ def _km_rows(life, by, counts, blocks: _Blocks, spec, sla_hours, ci_method, alph
         fl = np.where(np.isnan(value), "not_reached_in_follow_up", np.where(np.isinf(high), "ci_open_upper", ""))
         blocks.add(ind, value, events, n_km, n_km, f"{meth_q}; {what}", _join_flags(fl, few), ci_low=low, ci_high=high)
     if sla_hours:
-        s = km_survival_at(km, [h / res_h for h in sla_hours], method=ci_method, alpha=alpha)
+        s = km.survival
+        n_groups = len(km.groups)
         # bins are floors: "within t hours" means bin <= t in bins; S is evaluated at that bin
         for j, h in enumerate(sla_hours):
-            ss = s.iloc[j * km.n_groups : (j + 1) * km.n_groups]
+            ss = s.iloc[j * n_groups : (j + 1) * n_groups]
             fl = np.where(ss["beyond_follow_up"].to_numpy(), "beyond_follow_up", "")
             blocks.add("svc.resolved_within_sla", 1 - ss["surv"].to_numpy(), np.nan, n_km, n_km,
                        f"1 - Kaplan-Meier S({h:g} h), {ci_method} pointwise CI ({CI_METHODS[ci_method]}); {what}",
                        _join_flags(fl, few), ci_low=1 - ss["ci_high"].to_numpy(), ci_high=1 - ss["ci_low"].to_numpy(),
                        sla_hours=h)
     # closed-only median, only to show the bias of dropping open requests (lower median)
-    med = np.full(len(uniq), np.nan)
-    kernels.lower_median_of_events(km.time, km.events, km.starts, km.ends, km.n_events, med)
+    med = km.median_events_only
     blocks.add("svc.median_resolution_hours_closed_only", med * res_h, np.nan, np.nan, events,
                "median over resolved requests only (ignores open requests: biased downwards; shown for comparison only)",
                "biased_closed_only", quality=False)

@@ -145,8 +145,9 @@ def _group_codes(t: pd.DataFrame, group_cols: list[str]) -> tuple[np.ndarray, pd
 PARALLEL_ROWS = 1_000_000
 
 
-#: rows of the blocks in which quantile searches take logarithms (a buffer that stays in cache)
-QUANTILE_BLOCK_ROWS = 65_536
+#: event rows per block of the estimation when only summaries are wanted (buffers that stay in
+#: cache and are reused; no arrays as long as the table) and per block of logarithms in searches
+BLOCK_ROWS = 65_536
 
 
 def _group_parts(first_row: np.ndarray, parts: int | None = None) -> list[tuple[int, int, int, int]]:
@@ -163,6 +164,16 @@ def _group_parts(first_row: np.ndarray, parts: int | None = None) -> list[tuple[
     return [(g0, g1, int(first_row[g0]), int(first_row[g1])) for g0, g1 in zip(bounds[:-1], bounds[1:])]
 
 
+def _blocks(first_row: np.ndarray, g0: int, g1: int, rows: int):
+    """Runs of whole groups of ``g0:g1`` with at most ``rows`` rows each (or one group)."""
+    g = g0
+    while g < g1:
+        h = int(np.searchsorted(first_row, first_row[g] + rows, side="right")) - 1
+        h = min(max(h, g + 1), g1)
+        yield g, h
+        g = h
+
+
 def _run(parts, fn) -> list:
     """``fn(*part)`` for every part, on threads when there are several (the compiled loops and
     numpy's ufuncs release the GIL; parts write disjoint slices)."""
@@ -174,6 +185,70 @@ def _run(parts, fn) -> list:
         return list(pool.map(lambda p: fn(*p), parts))
 
 
+def _life_arrays(gid, time, d, c, n_groups: int, presorted: bool):
+    """Arrays of a life table sorted by group then time with unique (group, time)."""
+    if not presorted:
+        order = np.lexsort((time, gid))
+        gid, time, d, c = gid[order], time[order], d[order], c[order]
+        # merge repeated (group, time) rows
+        if len(gid) > 1:
+            new = np.empty(len(gid), dtype=bool)
+            new[0] = True
+            new[1:] = (gid[1:] != gid[:-1]) | (time[1:] != time[:-1])
+            if not new.all():
+                first = np.flatnonzero(new)
+                d = np.add.reduceat(d, first)
+                c = np.add.reduceat(c, first)
+                gid, time = gid[first], time[first]
+    gid = np.ascontiguousarray(gid, dtype=np.int64)
+    time = np.ascontiguousarray(time)
+    # counts stay integers when they are (the loops add them exactly either way)
+    d = np.ascontiguousarray(d, dtype=d.dtype if d.dtype in (np.int64, np.float64) else np.float64)
+    c = np.ascontiguousarray(c, dtype=c.dtype if c.dtype in (np.int64, np.float64) else np.float64)
+    return gid, time, d, c
+
+
+class _Estimation:
+    """Kaplan-Meier estimation of every group of a sorted life table, whole groups per thread.
+
+    Per group totals come first; then, for a run of groups, :meth:`estimate` fills event-row
+    arrays (time, events, number at risk, S, Greenwood sum) at the positions ``starts`` gives.
+    Same arithmetic as statsmodels (log of 1 - d/n, cumulative sum from 0 in each group, exp):
+    where S(t) equals 1 - p exactly in exact arithmetic, which side a rounded S falls on decides
+    the quantile, and the same operations make both agree bit for bit.
+    """
+
+    def __init__(self, gid, time, d, c, n_groups: int):
+        from evaluation import kernels
+
+        self.kernels = kernels
+        self.gid, self.time, self.d, self.c, self.n_groups = gid, time, d, c, n_groups
+        self.n_obs, self.n_events = np.zeros(n_groups), np.zeros(n_groups)
+        self.max_time = np.full(n_groups, np.nan)
+        event_rows = np.zeros(n_groups, np.int64)
+        self.life_first = np.searchsorted(gid, np.arange(n_groups + 1), side="left")
+        self.parts = _group_parts(self.life_first)
+        _run(self.parts, lambda g0, g1, r0, r1: kernels.km_group_totals(gid, time, d, c, r0, r1, self.n_obs,
+                                                                         self.n_events, self.max_time, event_rows))
+        self.ends = np.cumsum(event_rows)
+        self.starts = self.ends - event_rows
+        self.event_first = np.append(self.starts, self.ends[-1] if n_groups else 0)
+
+    def estimate(self, g0: int, g1: int, starts, ends, arrays) -> None:
+        """Groups ``g0:g1`` into ``arrays`` (time, events, n_risk, surv, greenwood) at ``starts``."""
+        k = self.kernels
+        et, ed, er, surv, greenwood = arrays
+        k.km_risk_sets(self.gid, self.time, self.d, self.c, int(self.life_first[g0]), int(self.life_first[g1]),
+                       self.n_obs, starts, et, ed, er)
+        any_fail = k.km_terms(ed, er, starts, ends, g0, g1, surv, greenwood)
+        rows = slice(starts[g0], ends[g1 - 1])
+        np.log(surv[rows], out=surv[rows])
+        k.segment_cumsum(surv, starts, ends, g0, g1)
+        np.exp(surv[rows], out=surv[rows])
+        if any_fail:
+            k.km_finish(ed, er, starts, ends, g0, g1, surv, greenwood)
+
+
 def _km_arrays(gid, time, d, c, groups: pd.DataFrame, presorted: bool = False) -> KaplanMeier:
     """Core: arrays of a life table -> estimates.
 
@@ -181,67 +256,145 @@ def _km_arrays(gid, time, d, c, groups: pd.DataFrame, presorted: bool = False) -
     they are sorted by group then time and unique. The bookkeeping (risk sets, cumulative sums)
     runs in compiled loops (:mod:`evaluation.kernels`); logarithms and exponentials in numpy.
     """
-    from evaluation import kernels
-
     n_groups = len(groups)
-    if not presorted:
-        order = np.lexsort((time, gid))
-        gid, time, d, c = gid[order], time[order], d[order], c[order]
-    # merge repeated (group, time) rows
-    if len(gid) > 1 and not presorted:
-        new = np.empty(len(gid), dtype=bool)
-        new[0] = True
-        new[1:] = (gid[1:] != gid[:-1]) | (time[1:] != time[:-1])
-        if not new.all():
-            first = np.flatnonzero(new)
-            d = np.add.reduceat(d, first)
-            c = np.add.reduceat(c, first)
-            gid, time = gid[first], time[first]
-    gid = np.ascontiguousarray(gid, dtype=np.int64)
-    time = np.ascontiguousarray(time)
-    # counts stay integers when they are (the loops add them exactly either way)
-    d = np.ascontiguousarray(d, dtype=d.dtype if d.dtype in (np.int64, np.float64) else np.float64)
-    c = np.ascontiguousarray(c, dtype=c.dtype if c.dtype in (np.int64, np.float64) else np.float64)
-    n_obs, n_events = np.zeros(n_groups), np.zeros(n_groups)
-    max_time = np.full(n_groups, np.nan)
-    event_rows = np.zeros(n_groups, np.int64)
-    # whole groups per thread (groups are independent)
-    parts = _group_parts(np.searchsorted(gid, np.arange(n_groups + 1), side="left"))
-    _run(parts, lambda g0, g1, r0, r1: kernels.km_group_totals(gid, time, d, c, r0, r1, n_obs, n_events, max_time, event_rows))
-    ends = np.cumsum(event_rows)
-    starts = ends - event_rows
-    m = int(ends[-1]) if n_groups else 0
-    et, ed, n_risk = np.empty(m, time.dtype), np.empty(m), np.empty(m)
-    surv, greenwood = np.empty(m), np.empty(m)
+    gid, time, d, c = _life_arrays(gid, time, d, c, n_groups, presorted)
+    est = _Estimation(gid, time, d, c, n_groups)
+    m = int(est.event_first[-1])
+    arrays = (np.empty(m, time.dtype), np.empty(m), np.empty(m), np.empty(m), np.empty(m))
+    _run(est.parts, lambda g0, g1, r0, r1: est.estimate(g0, g1, est.starts, est.ends, arrays) if g1 > g0 else None)
+    return KaplanMeier(groups=groups.reset_index(drop=True), time=arrays[0], n_risk=arrays[2], events=arrays[1],
+                       surv=arrays[3], greenwood=arrays[4], starts=est.starts, ends=est.ends, max_time=est.max_time,
+                       n_obs=est.n_obs, n_events=est.n_events)
 
-    def estimate(g0, g1, r0, r1):
-        # Same arithmetic as statsmodels (log of 1 - d/n, cumulative sum from 0 in each group,
-        # exp): where S(t) equals 1 - p exactly in exact arithmetic, which side a rounded S falls
-        # on decides the quantile, and the same operations make both agree bit for bit.
-        kernels.km_risk_sets(gid, time, d, c, r0, r1, n_obs, starts, et, ed, n_risk)
-        any_fail = kernels.km_terms(ed, n_risk, starts, ends, g0, g1, surv, greenwood)
-        rows = slice(starts[g0], ends[g1 - 1]) if g1 > g0 else slice(0, 0)
-        np.log(surv[rows], out=surv[rows])
-        kernels.segment_cumsum(surv, starts, ends, g0, g1)
-        np.exp(surv[rows], out=surv[rows])
-        if any_fail:
-            kernels.km_finish(ed, n_risk, starts, ends, g0, g1, surv, greenwood)
 
-    _run(parts, estimate)
-    time, d = et, ed
-    return KaplanMeier(
-        groups=groups.reset_index(drop=True),
-        time=time,
-        n_risk=n_risk,
-        events=d,
-        surv=surv,
-        greenwood=greenwood,
-        starts=starts,
-        ends=ends,
-        max_time=max_time,
-        n_obs=n_obs,
-        n_events=n_events,
-    )
+@dataclass
+class _Searches:
+    """What to look up on each group's curve, and where the answers go (per group)."""
+
+    probs: tuple[float, ...]
+    times: tuple[float, ...]
+    method: str
+    alpha: float
+    median_events: bool
+    n_groups: int
+
+    def __post_init__(self):
+        _check_method(self.method)
+        self.z = NormalDist().inv_cdf(1 - self.alpha / 2)
+        self.targets = np.array([1.0 - p for p in self.probs])
+        self.g_targets = np.array([np.log(t) if self.method == "log" else np.log(-np.log(t)) for t in self.targets],
+                                  dtype=np.float64)
+        shape = (self.n_groups, len(self.probs))
+        self.est, self.low, self.high = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+        shape = (self.n_groups, len(self.times))
+        self.surv_at, self.greenwood_at = np.ones(shape), np.zeros(shape)
+        self.median = np.full(self.n_groups, np.nan)
+
+    def run(self, g0: int, g1: int, starts, ends, time, events, surv, greenwood, n_events) -> None:
+        """Search the curves of groups ``g0:g1`` (event rows at ``starts``..``ends``)."""
+        from evaluation import kernels
+
+        if self.probs:
+            # log S (and log(-log S)) in numpy, as statsmodels, a block of groups at a time
+            first_row = np.append(starts[g0:g1], ends[g1 - 1])
+            for b0, b1 in _blocks(first_row, 0, g1 - g0, BLOCK_ROWS):
+                lo, hi = int(first_row[b0]), int(first_row[b1])
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    logs = np.log(surv[lo:hi])
+                    aux = np.log(-logs) if self.method == "loglog" else logs
+                kernels.km_quantiles(time, surv, logs, aux, lo, greenwood, starts, ends, g0 + b0, g0 + b1, self.targets,
+                                     self.g_targets, self.method == "loglog", self.z, self.est, self.low, self.high)
+        if self.times:
+            kernels.km_survival_at(time, surv, greenwood, starts, ends, g0, g1, np.asarray(self.times, dtype=np.float64),
+                                   self.surv_at, self.greenwood_at)
+        if self.median_events:
+            kernels.lower_median_of_events(time, events, starts, ends, g0, g1, n_events, self.median)
+
+    def quantile_frame(self, groups: pd.DataFrame) -> pd.DataFrame:
+        frames = []
+        for k, p in enumerate(self.probs):
+            f = groups.copy()
+            f["prob"] = p
+            f["estimate"] = self.est[:, k]
+            f["ci_low"] = self.low[:, k]
+            f["ci_high"] = self.high[:, k]
+            frames.append(f)
+        if not frames:
+            return groups.iloc[:0].assign(prob=np.float64(0), estimate=np.float64(0), ci_low=np.float64(0),
+                                          ci_high=np.float64(0))
+        return pd.concat(frames, ignore_index=True)
+
+    def survival_frame(self, groups: pd.DataFrame, max_time: np.ndarray) -> pd.DataFrame:
+        frames = []
+        for k, t in enumerate(self.times):
+            surv, gw = self.surv_at[:, k], self.greenwood_at[:, k]
+            low, high = _pointwise(surv, gw, self.z, self.method)
+            # after the last observation S(t) is unknown, unless the curve already reached 0
+            beyond = ~(max_time >= t) & ~(surv == 0.0)
+            f = groups.copy()
+            f["time"] = t
+            f["surv"] = np.where(beyond, np.nan, surv)
+            f["ci_low"] = np.where(beyond, np.nan, low)
+            f["ci_high"] = np.where(beyond, np.nan, high)
+            f["beyond_follow_up"] = beyond
+            frames.append(f)
+        if not frames:
+            return groups.iloc[:0].assign(time=np.float64(0), surv=np.float64(0), ci_low=np.float64(0),
+                                          ci_high=np.float64(0), beyond_follow_up=False)
+        return pd.concat(frames, ignore_index=True)
+
+
+def _search_km(km: KaplanMeier, searches: _Searches) -> _Searches:
+    _run(_group_parts(np.append(km.starts, km.ends[-1] if km.n_groups else 0)),
+         lambda g0, g1, r0, r1: searches.run(g0, g1, km.starts, km.ends, km.time, km.events, km.surv, km.greenwood,
+                                             km.n_events) if g1 > g0 else None)
+    return searches
+
+
+@dataclass
+class KMSummary:
+    """Per-group summaries of Kaplan-Meier curves (:func:`km_summaries`), without the curves."""
+
+    groups: pd.DataFrame
+    n_obs: np.ndarray
+    n_events: np.ndarray
+    max_time: np.ndarray
+    quantiles: pd.DataFrame
+    survival: pd.DataFrame
+    median_events_only: np.ndarray
+
+
+def km_summaries(
+    gid, time, d, c, groups: pd.DataFrame, probs: Sequence[float] = (0.25, 0.5, 0.75), times: Sequence[float] = (),
+    method: str = "log", alpha: float = 0.05, presorted: bool = False,
+) -> KMSummary:
+    """Quantiles with Brookmeyer-Crowley intervals, ``S(t)`` with pointwise intervals and the
+    events-only median of every group of a life table, without keeping the curves.
+
+    The same estimates as :func:`km_quantiles` and :func:`km_survival_at` on the
+    :class:`KaplanMeier` of the table (bit for bit: test), computed a block of groups at a time
+    in buffers that are reused, so a life table of millions of rows needs no more arrays as long.
+    """
+    n_groups = len(groups)
+    gid, time, d, c = _life_arrays(gid, time, d, c, n_groups, presorted)
+    est = _Estimation(gid, time, d, c, n_groups)
+    searches = _Searches(tuple(float(p) for p in probs), tuple(float(t) for t in times), method, alpha, True, n_groups)
+
+    def part(g0, g1, r0, r1):
+        if g1 <= g0:
+            return
+        size = max(BLOCK_ROWS, int(np.max(est.ends[g0:g1] - est.starts[g0:g1])))
+        buffers = (np.empty(size, time.dtype), np.empty(size), np.empty(size), np.empty(size), np.empty(size))
+        for b0, b1 in _blocks(est.event_first, g0, g1, BLOCK_ROWS):
+            base = est.starts[b0]
+            starts, ends = est.starts - base, est.ends - base
+            est.estimate(b0, b1, starts, ends, buffers)
+            searches.run(b0, b1, starts, ends, buffers[0], buffers[1], buffers[3], buffers[4], est.n_events)
+
+    _run(est.parts, part)
+    groups = groups.reset_index(drop=True)
+    return KMSummary(groups, est.n_obs, est.n_events, est.max_time, searches.quantile_frame(groups),
+                     searches.survival_frame(groups, est.max_time), searches.median)
 
 
 def _pointwise(surv: np.ndarray, greenwood: np.ndarray, z: float, method: str):
@@ -262,6 +415,8 @@ def _pointwise(surv: np.ndarray, greenwood: np.ndarray, z: float, method: str):
     return low, high
 
 
+
+
 def km_quantiles(
     km: KaplanMeier, probs: Sequence[float] = (0.25, 0.5, 0.75), method: str = "log", alpha: float = 0.05
 ) -> pd.DataFrame:
@@ -271,59 +426,8 @@ def km_quantiles(
     ``prob``, ``estimate``, ``ci_low``, ``ci_high`` (``nan`` when the estimate is not reached
     within follow-up; ``ci_high`` is ``inf`` when the interval is open upwards).
     """
-    from evaluation import kernels
-
-    _check_method(method)
-    z = NormalDist().inv_cdf(1 - alpha / 2)
-    n_groups = km.n_groups
-    has_rows = km.ends > km.starts
-    probs = [float(p) for p in probs]
-    targets = np.array([1.0 - p for p in probs])
-    g_targets = np.array([np.log(t) if method == "log" else np.log(-np.log(t)) for t in targets], dtype=np.float64)
-    shape = (n_groups, len(probs))
-    first, lo_i, hi_i = np.empty(shape, np.int64), np.empty(shape, np.int64), np.empty(shape, np.int64)
-    first_row = np.append(km.starts, km.ends[-1] if n_groups else 0)
-
-    def search(g0, g1, r0, r1):
-        # log S (and log(-log S)) in numpy, as statsmodels, for a block of whole groups at a time
-        # into a small buffer that stays in cache
-        g = g0
-        while g < g1:
-            h = max(g + 1, int(np.searchsorted(first_row, first_row[g] + QUANTILE_BLOCK_ROWS, side="right")) - 1)
-            h = min(h, g1)
-            lo, hi = int(first_row[g]), int(first_row[h])
-            with np.errstate(divide="ignore", invalid="ignore"):
-                logs = np.log(km.surv[lo:hi])
-                aux = np.log(-logs) if method == "loglog" else logs
-            kernels.km_quantiles(km.surv, logs, aux, lo, km.greenwood, km.starts, km.ends, g, h, targets, g_targets,
-                                 method == "loglog", z, first, lo_i, hi_i)
-            g = h
-
-    _run(_group_parts(first_row), search)
-    frames = []
-    for k, p in enumerate(probs):
-        est = np.full(n_groups, np.nan)
-        low = np.full(n_groups, np.nan)
-        high = np.full(n_groups, np.nan)
-        if km.ends[-1] if n_groups else 0:
-            # Brookmeyer-Crowley: the interval runs from the first event time inside the set to
-            # the event time after the last one inside it (open upwards past the last event)
-            ok = has_rows & (first[:, k] >= 0)
-            est[ok] = km.time[first[ok, k]]
-            ok = has_rows & (lo_i[:, k] >= 0)
-            low[ok] = km.time[lo_i[ok, k]]
-            nxt = hi_i[:, k] + 1
-            open_up = ok & (nxt >= km.ends)
-            closed = ok & ~open_up
-            high[open_up] = np.inf
-            high[closed] = km.time[nxt[closed]]
-        f = km.groups.copy()
-        f["prob"] = p
-        f["estimate"] = est
-        f["ci_low"] = low
-        f["ci_high"] = high
-        frames.append(f)
-    return pd.concat(frames, ignore_index=True)
+    searches = _Searches(tuple(float(p) for p in probs), (), method, alpha, False, km.n_groups)
+    return _search_km(km, searches).quantile_frame(km.groups)
 
 
 def km_survival_at(
@@ -336,31 +440,8 @@ def km_survival_at(
     ``S(t)`` is not identified and is returned as missing; once every member had the event,
     ``S(t) = 0`` for all later ``t``).
     """
-    from evaluation import kernels
-
-    _check_method(method)
-    z = NormalDist().inv_cdf(1 - alpha / 2)
-    frames = []
-    n_groups = km.n_groups
-    for t in times:
-        # last event row of each group with time <= t
-        pos = kernels.last_at_or_before(km.time, km.starts, km.ends, t)
-        found = pos >= 0
-        surv = np.ones(n_groups)
-        gw = np.zeros(n_groups)
-        surv[found] = km.surv[pos[found]]
-        gw[found] = km.greenwood[pos[found]]
-        low, high = _pointwise(surv, gw, z, method)
-        # after the last observation S(t) is unknown, unless the curve already reached 0
-        beyond = ~(km.max_time >= t) & ~(surv == 0.0)
-        f = km.groups.copy()
-        f["time"] = t
-        f["surv"] = np.where(beyond, np.nan, surv)
-        f["ci_low"] = np.where(beyond, np.nan, low)
-        f["ci_high"] = np.where(beyond, np.nan, high)
-        f["beyond_follow_up"] = beyond
-        frames.append(f)
-    return pd.concat(frames, ignore_index=True)
+    searches = _Searches((), tuple(float(t) for t in times), method, alpha, False, km.n_groups)
+    return _search_km(km, searches).survival_frame(km.groups, km.max_time)
 
 
 def km_median_event_only(table: pd.DataFrame, group_cols: Sequence[str], time_col="time", events_col="events") -> pd.DataFrame:

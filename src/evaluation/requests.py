@@ -743,6 +743,8 @@ def _reopened(df: pd.DataFrame) -> np.ndarray:
     ro = df["reopened"]
     if isinstance(ro.dtype, np.dtype) and ro.dtype.kind in "iub":
         return ro.to_numpy()
+    if ro.dtype.kind in "iub":  # nullable integers or booleans: missing counts as not reopened
+        return ro.to_numpy(dtype=np.int64, na_value=0)
     return pd.to_numeric(ro, errors="coerce").fillna(0).to_numpy(dtype=np.float64)
 
 

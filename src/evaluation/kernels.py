@@ -72,8 +72,8 @@ def earliest(c, flags, exclude_mask):
 def request_pass(flags, c, r, f, local_c, local_r, offset, rating, rating_lut, reopened, group, group_lut, bins_in,
                  day_lut, first_day,
                  cutoff, bin_ns, exclude_mask, duration_mask, close_on_open_bit, sla_ns, flag_bits,
-                 table, flag_counts, resolutions, excluded, key_bins, keys, rows):
-    """One pass over the requests ``rows`` (all when empty), adding to the accumulators.
+                 table, flag_counts, resolutions, excluded, key_bins, dest_of_group, key_pos, keys):
+    """One pass over a block of requests, adding to the accumulators.
 
     Parameters
     ----------
@@ -101,27 +101,23 @@ def request_pass(flags, c, r, f, local_c, local_r, offset, rating, rating_lut, r
         resolved << 4 | reopened << 5 | in_km << 6), ``flag_counts[flag, cell]``,
         ``resolutions[group * n_periods + period of resolution]``, ``excluded[0]`` (requests
         left out) and ``excluded[1 + flag]``.
-    key_bins, keys
+    key_bins, dest_of_group, key_pos, keys
         Life-table keys ``(cell * key_bins + bin) * 2 + event`` of the requests in the
-        Kaplan-Meier estimate are written to ``keys``.
-    rows
-        Row numbers to visit, in increasing order (:func:`partition_rows`), or empty: all.
+        Kaplan-Meier estimate are written to ``keys[key_pos[d]]``, ``d`` the destination of the
+        request's group (one range of whole groups per thread), and ``key_pos[d]`` advanced.
 
     Returns
     -------
-    (int, int)
-        Number of keys written and the largest bin.
+    int
+        The largest bin.
     """
     n_periods = day_lut[-1]
     use_local = len(local_c) > 0
     use_bins = len(bins_in) > 0
     use_group_lut = len(group_lut) > 0
     n_flags = len(flag_bits)
-    k = 0
     max_bin = 0
-    all_rows = len(rows) == 0
-    for t in range(len(c) if all_rows else len(rows)):
-        i = t if all_rows else rows[t]
+    for i in range(len(c)):
         gi = np.int64(group[i])
         if use_group_lut:
             gi = group_lut[gi]
@@ -168,9 +164,10 @@ def request_pass(flags, c, r, f, local_c, local_r, offset, rating, rating_lut, r
                     b = 0
             if b > max_bin:
                 max_bin = b
-            keys[k] = (cell * key_bins + b) * 2 + np.int64(resolved)
-            k += 1
-    return k, max_bin
+            d = dest_of_group[gi]
+            keys[key_pos[d]] = (cell * key_bins + b) * 2 + np.int64(resolved)
+            key_pos[d] += 1
+    return max_bin
 
 
 @njit(**_JIT)
@@ -180,21 +177,6 @@ def group_sizes(group, group_lut, sizes):
     for i in range(len(group)):
         g = np.int64(group[i])
         sizes[group_lut[g] if use_lut else g] += 1
-
-
-@njit(**_JIT)
-def partition_rows(group, group_lut, part_of_group, starts, rows):
-    """Row numbers grouped by the part their group belongs to (increasing within a part).
-
-    ``starts[k]`` is where part ``k`` begins in ``rows`` (sized by the groups' row counts);
-    it is advanced as rows are written.
-    """
-    use_lut = len(group_lut) > 0
-    for i in range(len(group)):
-        g = np.int64(group[i])
-        k = part_of_group[group_lut[g] if use_lut else g]
-        rows[starts[k]] = i
-        starts[k] += 1
 
 
 @njit(**_JIT)

@@ -642,48 +642,59 @@ def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> _Partials:
     day_lut, first_day = kernels.period_day_table(spec.edges_local)
     reopened = _reopened(df)
 
+    # The row pass runs on a contiguous block of rows per thread; each thread writes the key of
+    # a request to the region of its group's destination, one run of whole groups (about equal
+    # rows) per thread, so that each destination's keys, sorted on its own thread, follow the
+    # previous destination's in order. Integer sums: the result does not depend on the split.
     n_groups = n_cells // n_periods
-    sizes = np.zeros(n_groups, np.int64)
-    kernels.group_sizes(graw, glut, sizes)
-    table = np.zeros(n_cells * 128, np.int64)
-    flag_counts = np.zeros((len(flag_names), n_cells), np.int64)
-    rc = np.zeros(n_cells, np.int64)
-    key_bins_ok = True
-
-    def row_pass(g0: int, g1: int, key_start: int):
-        """Rows of groups g0:g1 (disjoint cells: shared accumulators) -> their keys, sorted, at
-        keys[key_start:]; returns the number of keys, their distinct (cell, bin) and the excluded."""
-        nonlocal key_bins_ok
-        excl = np.zeros(1 + len(flag_names), np.int64)
-        n_part = int(sizes[g0:g1].sum())
-        part = keys[key_start : key_start + n_part]
-        these = rows[key_start : key_start + n_part] if len(rows) else rows
-        n_keys, max_bin = kernels.request_pass(
-            flags, c, r, f, lc, lr, 0 if offset is None else offset, rating, rating_lut, reopened, graw, glut, bins,
-            day_lut, first_day, spec.cutoff_ns, bin_ns, policy.mask("exclude"), policy.mask("exclude_durations"),
-            close_bit, sla_ns, flag_bits, table, flag_counts, rc, excl, key_bins, part, these)
-        key_bins_ok &= max_bin < key_bins
-        part = part[:n_keys]
-        part.sort()
-        return n_keys, kernels.count_distinct_pairs(part), excl
-
-    # Each thread takes whole groups (about equal rows): its keys are a contiguous range of key
-    # values, so the runs sorted on each thread follow each other in order. Integer sums: the
-    # result does not depend on the split (test).
     n_parts = max(1, min(spec.threads, n_rows // ROWS_PER_THREAD, n_groups))
-    cum = np.concatenate(([0], np.cumsum(sizes)))
+    row_bounds = np.linspace(0, n_rows, n_parts + 1).astype(np.int64).tolist()
+    sizes = np.zeros((n_parts, n_groups), np.int64)  # rows of each group in each thread's block
+    _on_threads(lambda t: kernels.group_sizes(graw[row_bounds[t] : row_bounds[t + 1]], glut, sizes[t]),
+                [(t,) for t in range(n_parts)])
+    cum = np.concatenate(([0], np.cumsum(sizes.sum(axis=0))))
     cuts = np.searchsorted(cum, np.linspace(0, n_rows, n_parts + 1)[1:-1], side="left")
     bounds = [0, *sorted({int(b) for b in cuts if 0 < b < n_groups}), n_groups]
-    ranges = [(g0, g1, int(cum[g0])) for g0, g1 in zip(bounds[:-1], bounds[1:])]
-    rows = np.zeros(0, np.int64)
-    if len(ranges) > 1:  # the row numbers of each thread's groups, so that no thread skips rows
-        part_of_group = np.repeat(np.arange(len(ranges)), np.diff(bounds))
-        rows = np.empty(n_rows, np.int32 if n_rows < np.iinfo(np.int32).max else np.int64)
-        kernels.partition_rows(graw, glut, part_of_group, np.array([k for _, _, k in ranges], np.int64), rows)
-    results = _on_threads(row_pass, ranges)
+    dest_of_group = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
+    per = np.add.reduceat(sizes, bounds[:-1], axis=1)  # (threads, destinations): an upper bound of keys
+    region = cum[bounds[:-1]]
+    sub_start = region[None, :] + np.cumsum(per, axis=0) - per
+    key_bins_ok = True
+
+    def row_pass(t: int):
+        nonlocal key_bins_ok
+        lo, hi = row_bounds[t], row_bounds[t + 1]
+        acc = (np.zeros(n_cells * 128, np.int64), np.zeros((len(flag_names), n_cells), np.int64),
+               np.zeros(n_cells, np.int64), np.zeros(1 + len(flag_names), np.int64))
+        key_pos = sub_start[t].copy()
+        max_bin = kernels.request_pass(
+            flags[lo:hi], c[lo:hi], r[lo:hi], f[lo:hi], lc[lo:hi], lr[lo:hi], 0 if offset is None else offset,
+            rating[lo:hi], rating_lut, reopened[lo:hi], graw[lo:hi], glut, bins[lo:hi], day_lut, first_day,
+            spec.cutoff_ns, bin_ns, policy.mask("exclude"), policy.mask("exclude_durations"), close_bit, sla_ns,
+            flag_bits, *acc, key_bins, dest_of_group, key_pos, keys)
+        key_bins_ok &= max_bin < key_bins
+        return acc, key_pos - sub_start[t]
+
+    passes = _on_threads(row_pass, [(t,) for t in range(n_parts)])
     if not key_bins_ok:  # pragma: no cover - the bound above is a proof, this guards a change to it
         raise AssertionError(f"a duration bin beyond the key range {key_bins}")
-    excl = sum(e for _, _, e in results)
+    table, flag_counts, rc, excl = (sum(a[k] for a, _ in passes) for k in range(4))
+    written = np.stack([w for _, w in passes])  # (threads, destinations)
+
+    def sort_destination(d: int):
+        """Gather destination d's keys from each thread's sub-region, sort, count (cell, bin)."""
+        pos = int(region[d])
+        for t in range(n_parts):
+            n, start = int(written[t, d]), int(sub_start[t, d])
+            if start != pos:
+                keys[pos : pos + n] = keys[start : start + n]
+            pos += n
+        part = keys[int(region[d]) : pos]
+        part.sort()
+        return pos - int(region[d]), kernels.count_distinct_pairs(part)
+
+    results = _on_threads(sort_destination, [(d,) for d in range(len(bounds) - 1)])
+    ranges = [(bounds[d], bounds[d + 1], int(region[d])) for d in range(len(bounds) - 1)]
     table = table.reshape(n_cells, 128)
     counts = {"n": table.sum(axis=1)}
     per_col = table @ _PATTERN_MATRIX
@@ -694,14 +705,14 @@ def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> _Partials:
     counts_df = _with_columns(counts_df, {name: v[present].astype(np.int64) for name, v in counts.items()} | {"excluded": 0})
     # life table: count the runs of each thread's sorted keys into one set of arrays (allocated
     # here, see count_runs), each thread from its offset
-    m = sum(d for _, d, _ in results)
+    m = sum(d for _, d in results)
     life_cols = (np.empty(m, np.int64), np.empty(m, np.int32 if key_bins < np.iinfo(np.int32).max else np.int64),
                  np.empty(m, np.int64), np.empty(m, np.int64))
     rows_per_cell = np.zeros(n_cells, np.int64)
-    out_start = np.cumsum([0] + [d for _, d, _ in results])
+    out_start = np.cumsum([0] + [d for _, d in results])
 
     def runs(k: int):
-        (g0, g1, key_start), (n_keys, _, _) = ranges[k], results[k]
+        (g0, g1, key_start), (n_keys, _) = ranges[k], results[k]
         lo, hi = out_start[k], out_start[k + 1]
         kernels.count_runs(keys[key_start : key_start + n_keys], key_bins, *(a[lo:hi] for a in life_cols), rows_per_cell)
 

@@ -24,6 +24,9 @@ NAT = np.iinfo(np.int64).min
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 
+#: columns of the count table of :func:`request_pass` after the five rating codes
+TABLE_COLUMNS = {"responded": 5, "resolved": 6, "reopened_any": 7, "in_km": 8, "events": 9}
+
 
 NS_PER_DAY = 86_400_000_000_000
 
@@ -97,8 +100,11 @@ def request_pass(flags, c, r, f, local_c, local_r, offset, rating, rating_lut, r
     sla_ns
         Response SLA in ns, or a negative number for "any response by the cut-off".
     table, flag_counts, resolutions, excluded
-        Accumulators: ``table[cell * 128 + pattern]`` (pattern: rating | responded << 3 |
-        resolved << 4 | reopened << 5 | in_km << 6), ``flag_counts[flag, cell]``,
+        Accumulators: ``table[cell, k]`` counts requests with rating code ``k`` (0-4), and
+        ``table[cell, TABLE_COLUMNS[name]]`` responded, resolved, reopened, in the Kaplan-Meier
+        estimate and events (resolved, in the estimate); 16 counters a cell keep one cell's
+        counts in one cache line (32-bit counters: a block has fewer than 2**31 rows);
+        ``flag_counts[flag, cell]``,
         ``resolutions[group * n_periods + period of resolution]``, ``excluded[0]`` (requests
         left out) and ``excluded[1 + flag]``.
     key_bins, dest_of_group, key_pos, keys
@@ -141,9 +147,12 @@ def request_pass(flags, c, r, f, local_c, local_r, offset, rating, rating_lut, r
         responded = fi != NAT and fi <= cutoff
         if responded and sla_ns >= 0:
             responded = (fi - ci) <= sla_ns
-        pattern = np.int64(rating_lut[rating[i]]) | (np.int64(responded) << 3) | (np.int64(resolved) << 4) | (np.int64(reopened[i] > 0) << 5) \
-            | (np.int64(in_km) << 6)
-        table[cell * 128 + pattern] += 1
+        table[cell, rating_lut[rating[i]]] += 1
+        table[cell, 5] += responded
+        table[cell, 6] += resolved
+        table[cell, 7] += reopened[i] > 0
+        table[cell, 8] += in_km
+        table[cell, 9] += in_km and resolved
         if fl != 0:
             for j in range(n_flags):
                 if fl & flag_bits[j]:

@@ -664,7 +664,8 @@ def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> _Partials:
     def row_pass(t: int):
         nonlocal key_bins_ok
         lo, hi = row_bounds[t], row_bounds[t + 1]
-        acc = (np.zeros(n_cells * 128, np.int64), np.zeros((len(flag_names), n_cells), np.int64),
+        acc = (np.zeros((n_cells, 16), np.int32 if hi - lo < np.iinfo(np.int32).max else np.int64),
+               np.zeros((len(flag_names), n_cells), np.int64),
                np.zeros(n_cells, np.int64), np.zeros(1 + len(flag_names), np.int64))
         key_pos = sub_start[t].copy()
         max_bin = kernels.request_pass(
@@ -695,10 +696,12 @@ def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> _Partials:
 
     results = _on_threads(sort_destination, [(d,) for d in range(len(bounds) - 1)])
     ranges = [(bounds[d], bounds[d + 1], int(region[d])) for d in range(len(bounds) - 1)]
-    table = table.reshape(n_cells, 128)
-    counts = {"n": table.sum(axis=1)}
-    per_col = table @ _PATTERN_MATRIX
-    counts.update({name: per_col[:, j] for j, name in enumerate(_PATTERN_COLUMNS)})
+    table = table.astype(np.int64)
+    col = {name: table[:, k] for name, k in kernels.TABLE_COLUMNS.items()}
+    counts = {"n": table[:, :5].sum(axis=1), "responded": col["responded"], "resolved": col["resolved"],
+              "rated": table[:, 1:4].sum(axis=1), **{name: table[:, code] for name, code in _RATING_CODE.items()},
+              "reopened_any": col["reopened_any"], "in_km": col["in_km"], "events": col["events"],
+              "censored": col["in_km"] - col["events"]}
     counts.update({f"flag_{name}": flag_counts[j] for j, name in enumerate(flag_names)})
     present = np.flatnonzero(counts["n"] > 0)
     counts_df = _label_frame(present, spec, radices, cats_list)
@@ -760,21 +763,6 @@ def _reopened(df: pd.DataFrame) -> np.ndarray:
 
 
 _RATING_CODE = {"satisfied": 1, "basically_satisfied": 2, "dissatisfied": 3, "not_reached": 4}
-_PATTERN_COLUMNS = (
-    "responded", "resolved", "rated", "satisfied", "basically_satisfied", "dissatisfied",
-    "not_reached", "reopened_any", "in_km", "events", "censored",
-)
-
-
-def _pattern_matrix() -> np.ndarray:
-    p = np.arange(128)
-    rc, responded, resolved, reopened, in_km = p & 7, (p >> 3) & 1, (p >> 4) & 1, (p >> 5) & 1, (p >> 6) & 1
-    cols = [responded, resolved, (rc >= 1) & (rc <= 3), rc == 1, rc == 2, rc == 3, rc == 4, reopened, in_km,
-            in_km & resolved, in_km & (1 - resolved)]
-    return np.stack([np.asarray(c, dtype=np.int64) for c in cols], axis=1)
-
-
-_PATTERN_MATRIX = _pattern_matrix()
 
 
 def _rating_codes(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:

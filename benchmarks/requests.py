@@ -109,7 +109,7 @@ def compare(n: int, repeats: int = 3) -> None:
     group = d["community_id"].cat.codes.to_numpy().astype(np.int64) * 12 + month
 
     def ours():
-        return request_indicators(log, by=["community_id"], period="month", chunk_rows=n + 1, progress=False)
+        return request_indicators(log, by=["community_id"], period="month", progress=False)  # defaults
 
     # the first call loads (or, on a new machine, compiles) the compiled loops: timed apart
     t = time.perf_counter()

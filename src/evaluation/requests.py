@@ -578,6 +578,10 @@ def _codes(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 #: the row pass uses another thread for every this many rows, up to the machine's cores
 ROWS_PER_THREAD = 1_000_000
+#: rows of a pandas log reduced at once: the pass needs about 30 bytes a row beyond the log
+#: itself, and combining the partial tables of several chunks costs more than the pass, so
+#: chunks are large (a progress bar counts them)
+DEFAULT_CHUNK_ROWS = 20_000_000
 
 
 def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> _Partials:
@@ -924,7 +928,7 @@ def _grouped_pass(log: RequestLog, spec: _Spec, engine: str, chunk_rows: int, pr
         df = log.data
         n = len(df)
         starts = list(range(0, max(n, 1), chunk_rows))
-        show = progress if progress is not None else (n > 5 * chunk_rows and sys.stderr.isatty())
+        show = progress if progress is not None else (n > 2 * chunk_rows and sys.stderr.isatty())
         bar = _progress(len(starts), show, "requests (chunks)")
         parts = []
         for s in starts:
@@ -984,7 +988,7 @@ def life_table(
     resolution_seconds: int = 60,
     engine: str = "pandas",
     policy: QualityPolicy | None = None,
-    chunk_rows: int = 2_000_000,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
 ) -> pd.DataFrame:
     """The life table of time to resolution: by columns, period, ``bin``, ``hours``, events, censored.
 
@@ -1089,7 +1093,7 @@ def request_indicators(
     resolution_seconds: int = 60,
     policy: QualityPolicy | None = None,
     calendar=None,
-    chunk_rows: int = 2_000_000,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
     progress: bool | None = None,
     npartitions: int | None = None,
     min_requests: int = 30,

@@ -817,27 +817,65 @@ def _label_frame(cells: np.ndarray, spec: _Spec, radices, cats_list, rows_per_ce
 
 
 def _combine(parts: Sequence[_Partials], keys: list[str]) -> _Partials:
-    """Sum partial tables (all integer counts: the order of summation cannot change a result)."""
+    """Sum partial tables (all integer counts: the order of summation cannot change a result).
+
+    Rows are matched on their cell in the union of the parts' labels (sorted, as
+    :func:`_normalise` orders them) and summed after one stable sort of integer keys; each part
+    is already sorted, so the sort merges runs. The result is in canonical order.
+    """
     if len(parts) == 1:
         return parts[0]
     cat_keys = keys + ["period"]
-    union = {k: sorted(set().union(*(set(t[k].cat.categories) for p in parts for t in (p.counts, p.life, p.resolutions)))) for k in cat_keys}
+    tables = [(p.counts, p.life, p.resolutions) for p in parts]
+    union = {k: np.asarray(sorted(set().union(*(set(t[k].cat.categories) for ts in tables for t in ts))), dtype=object)
+             for k in cat_keys}
+    radices = [len(union[k]) for k in cat_keys]
 
-    def cat(frames):
-        frames = [f.assign(**{k: f[k].cat.set_categories(pd.Index(union[k], dtype="str")) for k in cat_keys}) for f in frames]
-        return pd.concat(frames, ignore_index=True)
+    def cell(t: pd.DataFrame) -> np.ndarray:
+        code = np.zeros(len(t), dtype=np.int64)
+        for k, n in zip(cat_keys, radices):
+            rank = np.searchsorted(union[k], np.asarray(t[k].cat.categories, dtype=object))
+            code = code * n + rank[t[k].cat.codes.to_numpy()]
+        return code
+
+    def labels(cells: np.ndarray) -> dict:
+        out, rest = {}, cells
+        for k, n in zip(reversed(cat_keys), reversed(radices)):
+            rest, code = np.divmod(rest, n)
+            out[k] = pd.Categorical.from_codes(code.astype(np.int32 if n < 2**31 else np.int64),
+                                               categories=pd.Index(union[k], dtype="str"), validate=False)
+        return {k: out[k] for k in cat_keys}
+
+    def summed(which: int, with_bin: bool):
+        frames = [ts[which] for ts in tables]
+        values = [c for c in frames[0].columns if c not in cat_keys and c != "bin" and c != "_cell"]
+        cells = np.concatenate([cell(f) for f in frames])
+        if with_bin:
+            bins = np.concatenate([f["bin"].to_numpy().astype(np.int64) for f in frames])
+            width = int(bins.max()) + 1 if len(bins) else 1
+            key = cells * width + bins
+        else:
+            key = cells
+        order = np.argsort(key, kind="stable")  # runs already sorted: a merge
+        key = key[order]
+        start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
+        uniq = key[start]
+        out_cells = uniq // width if with_bin else uniq
+        columns = labels(out_cells)
+        if with_bin:
+            columns["bin"] = (uniq - out_cells * width).astype(frames[0]["bin"].dtype)
+        for c in values:
+            v = np.concatenate([f[c].to_numpy() for f in frames])[order]
+            columns[c] = np.add.reduceat(v, start) if len(start) else v[:0]
+        return pd.DataFrame(columns, index=pd.RangeIndex(len(uniq)), copy=False), out_cells
 
     excluded = dict.fromkeys(parts[0].counts.attrs.get("excluded", {}), 0)
     for p in parts:
         for k, v in p.counts.attrs.get("excluded", {}).items():
             excluded[k] += v
-    counts = cat([p.counts for p in parts]).groupby(cat_keys, sort=False, observed=True, as_index=False).sum()
+    (counts, c_cells), (life, l_cells), (res, r_cells) = (summed(0, False), summed(1, True), summed(2, False))
     counts.attrs["excluded"] = excluded
-    return _Partials(
-        counts,
-        cat([p.life for p in parts]).groupby(cat_keys + ["bin"], sort=False, observed=True, as_index=False).sum(),
-        cat([p.resolutions for p in parts]).groupby(cat_keys, sort=False, observed=True, as_index=False).sum(),
-    )
+    return _Partials(counts, life, res, (c_cells, l_cells, r_cells))
 
 
 def _normalise(p: _Partials, keys: list[str]) -> _Partials:

@@ -185,7 +185,7 @@ def _run(parts, fn) -> list:
         return list(pool.map(lambda p: fn(*p), parts))
 
 
-def _life_arrays(gid, time, d, c, n_groups: int, presorted: bool):
+def _life_arrays(gid, time, d, c, presorted: bool):
     """Arrays of a life table sorted by group then time with unique (group, time)."""
     if not presorted:
         order = np.lexsort((time, gid))
@@ -257,7 +257,7 @@ def _km_arrays(gid, time, d, c, groups: pd.DataFrame, presorted: bool = False) -
     runs in compiled loops (:mod:`evaluation.kernels`); logarithms and exponentials in numpy.
     """
     n_groups = len(groups)
-    gid, time, d, c = _life_arrays(gid, time, d, c, n_groups, presorted)
+    gid, time, d, c = _life_arrays(gid, time, d, c, presorted)
     est = _Estimation(gid, time, d, c, n_groups)
     m = int(est.event_first[-1])
     arrays = (np.empty(m, time.dtype), np.empty(m), np.empty(m), np.empty(m), np.empty(m))
@@ -376,7 +376,7 @@ def km_summaries(
     in buffers that are reused, so a life table of millions of rows needs no more arrays as long.
     """
     n_groups = len(groups)
-    gid, time, d, c = _life_arrays(gid, time, d, c, n_groups, presorted)
+    gid, time, d, c = _life_arrays(gid, time, d, c, presorted)
     est = _Estimation(gid, time, d, c, n_groups)
     searches = _Searches(tuple(float(p) for p in probs), tuple(float(t) for t in times), method, alpha, True, n_groups)
 

@@ -21,15 +21,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from evaluation.durations import NS_PER_DAY
+
 NAT = np.iinfo(np.int64).min
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 #: columns of the count table of :func:`request_pass` after the five rating codes
 TABLE_COLUMNS = {"responded": 5, "resolved": 6, "reopened_any": 7, "in_km": 8, "events": 9}
-
-
-NS_PER_DAY = 86_400_000_000_000
 
 
 @njit(**_JIT)

@@ -7,27 +7,23 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-REFERENCE = SHARED / "reference"
-SEED = SHARED / "seed"
+#: public reference data with published results (R survey, did, survival; real 311 exports)
+REFERENCE = ROOT / "data" / "reference"
+#: the article and the figures it publishes
+SEED = ROOT / "data" / "seed"
 BUNDLED = ROOT / "data" / "zhangwan-synthetic"
-
-
-def _shared_dir() -> Path:
-    # CI copies shared/ beside the clone; a developer's checkout has it at ../shared too.
-    if not SHARED.exists():
-        pytest.fail(f"the shared reference folder is missing: expected {SHARED}")
-    return SHARED
+#: the design brief (indicator ids, data model, command line)
+DESIGN = ROOT / "docs" / "design.md"
 
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    return _shared_dir() / "reference"
+    return REFERENCE
 
 
 @pytest.fixture(scope="session")
 def seed_dir() -> Path:
-    return _shared_dir() / "seed"
+    return SEED
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from test_report_runs import review_runs
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")

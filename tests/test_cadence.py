@@ -7,8 +7,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from evaluation.cadence import cadence_counts, duty_counts, rule_periods
 from evaluation.calendar import WorkCalendar
+from evaluation.registry.cadence import cadence_counts, duty_counts, rule_periods
 
 # A toy calendar: Wednesday 2020-03-04 is a public holiday, Saturday 2020-03-07 a make-up workday.
 HOLIDAY = dt.date(2020, 3, 4)

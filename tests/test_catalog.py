@@ -8,12 +8,12 @@ import pytest
 import yaml
 
 from evaluation import catalog
-from evaluation.schema import COMPARATORS
+from evaluation.dataset.schema import COMPARATORS
 
 
 @pytest.fixture(scope="module")
 def design_ids(seed_dir):
-    text = (seed_dir.parent / "DESIGN.md").read_text(encoding="utf-8")
+    text = (seed_dir.parents[1] / "docs" / "design.md").read_text(encoding="utf-8")
     section = text[text.index("## 4. Indicators"):text.index("## 5.")]
     ids = set(re.findall(r"`((?:org|svc|dem|par|sup|out)\.[a-z0-9_]+)`", section))
     assert len(ids) >= 25  # the brief lists 26 ids
@@ -85,7 +85,7 @@ def test_every_message_has_both_languages():
 
 ENTRY = {"id": "org.x", "name_en": "X", "name_zh": "某", "pillar": "organisation", "numerator": "a",
          "denominator": "b", "levels": ["district"], "scope": "all", "period": "stock", "direction": "higher",
-         "unit": "share", "scale": 1}
+         "unit": "share", "scale": 1, "needs": ["units"]}
 
 
 @pytest.mark.parametrize("change, match", [
@@ -94,6 +94,8 @@ ENTRY = {"id": "org.x", "name_en": "X", "name_zh": "某", "pillar": "organisatio
     ({"levels": ["county"]}, "levels must be"),
     ({"target": {"value": 1, "comparator": "=>", "source": "s"}}, "comparator '=>'"),
     ({"target": {"value": 1}}, "target needs"),
+    ({"needs": ["ledger"]}, "needs 'ledger': not a table"),
+    ({"needs": ["units.colour"]}, "needs 'units.colour': not a table"),
 ])
 def test_validation_names_entry_and_field(change, match):
     with pytest.raises(ValueError, match=match):
@@ -109,5 +111,5 @@ def test_validation_names_entry_and_field(change, match):
 def test_catalog_file_is_plain_yaml():
     from importlib.resources import files
 
-    raw = yaml.safe_load((files("evaluation") / "catalog.yaml").read_text(encoding="utf-8"))
+    raw = yaml.safe_load((files("evaluation.catalog") / "catalog.yaml").read_text(encoding="utf-8"))
     assert [e["id"] for e in raw] == list(catalog.CATALOG)

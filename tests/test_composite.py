@@ -3,20 +3,32 @@ analytical values, data treatment against independent implementations (pandas, s
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evaluation.aggregation import (aggregate, cronbach_alpha, equal_weights, explicit_weights, first_component,
-                                    pca_within, pillar_statistics)
-from evaluation.composite import IndexSpec, compute_index, rank_uncertainty, select_indicators
-from evaluation.normalise import (impute, is_outlying, kurtosis, missing_report, normalise, skewness, treat_outliers,
-                                  winsorise)
-from evaluation.sensitivity import choose, ishigami, saltelli_design, sensitivity_indices
+from evaluation.index import IndexSpec, compute_index, rank_uncertainty, select_indicators
+from evaluation.index.aggregation import (
+    aggregate,
+    cronbach_alpha,
+    explicit_weights,
+    first_component,
+    pca_within,
+    pillar_statistics,
+)
+from evaluation.index.normalise import (
+    impute,
+    is_outlying,
+    kurtosis,
+    missing_report,
+    normalise,
+    skewness,
+    treat_outliers,
+    winsorise,
+)
+from evaluation.index.sensitivity import choose, ishigami, saltelli_design, sensitivity_indices
 
 # ----------------------------------------------------------------------------- the hand example
 # 3 indicators, 4 units. a: share, higher is better, target 0.8; b: hours, lower is better,
@@ -348,7 +360,7 @@ def test_cli_user_errors(tmp_path, capsys):
 
 
 def test_framework_table_from_catalogue():
-    from evaluation.composite import framework_of, framework_table
+    from evaluation.index import framework_of, framework_table
 
     ids = ["sup.workers_per_10k", "org.building_group_coverage"]
     assert list(framework_of(ids)) == ["organisation", "support"]
@@ -364,7 +376,7 @@ def test_result_object_tables_and_plots():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from evaluation.composite import GovernanceIndex, IndicatorMatrix, _tidy
+    from evaluation.index.result import GovernanceIndex, IndicatorMatrix, _tidy
 
     m = _planted(n=7)
     names = pd.DataFrame({"name_en": [f"{u} Community" for u in m.index], "name_zh": [f"{u}社区" for u in m.index]},
@@ -398,7 +410,7 @@ def test_result_object_tables_and_plots():
 
 
 def test_matrix_tolerates_a_missing_provider_and_keeps_urban_communities():
-    from evaluation.composite import community_indicator_matrix
+    from evaluation.index import community_indicator_matrix
 
     units = pd.DataFrame({"unit_id": ["S1", "C1", "C2", "C3", "V1"], "unit_type": ["street", "community", "community",
                                                                                    "community", "village"],
@@ -412,7 +424,7 @@ def test_matrix_tolerates_a_missing_provider_and_keeps_urban_communities():
         return pd.DataFrame(rows)
 
     m = community_indicator_matrix({"units": units}, 2020, providers={
-        "registry": registry, "service": "evaluation.no_such_module:indicator_provider", "empty": lambda ds, y, lv: None})
+        "registry": registry, "service": lambda ds, y, lv: None, "empty": lambda ds, y, lv: None})
     assert list(m.values.index) == ["C1", "C2", "C3"]  # the village is not an urban community
     assert list(m.values.columns) == ["org.building_group_coverage", "sup.workers_per_10k"]
     assert np.isnan(m.values.loc["C3", "sup.workers_per_10k"])

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evaluation.calendar import WorkCalendar
-from evaluation.coverage import default_as_of, in_force, milestone_in_force, registry_indicators
+from evaluation.periods import in_force
+from evaluation.registry import default_as_of, milestone_in_force, registry_indicators
 
 CAL = WorkCalendar.weekdays()
 
@@ -226,7 +227,7 @@ def test_results_object(result):
     import matplotlib
 
     matplotlib.use("Agg")
-    ax = result.plot("par.red_property_coverage", level="community")
+    ax = result.plot(indicator="par.red_property_coverage", level="community")
     assert len(ax.patches) == 3
     with pytest.raises(ValueError, match="unknown level"):
         registry_indicators(registry(), 2020, "county")

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evaluation.coverage import DATED_STOCK_INDICATORS, coverage_over_time, registry_indicators
+from evaluation.registry import DATED_STOCK_INDICATORS, coverage_over_time, registry_indicators
 
 LEVELS = ["district", "street", "community", "compound"]
 KEY = ["indicator", "level", "unit_id", "period"]

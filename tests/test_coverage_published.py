@@ -15,10 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.cadence import duty_counts
 from evaluation.calendar import WorkCalendar
-from evaluation.coverage import PUBLISHED_COUNTERPARTS, registry_indicators
-from evaluation.coverage import RULE_KEYS
+from evaluation.registry import PUBLISHED_COUNTERPARTS, RULE_KEYS, registry_indicators
+from evaluation.registry.cadence import duty_counts
 
 #: published figure key -> (indicator id, column of the tidy row compared): the module's own mapping
 #: without the rules (rules are measured, not reproduced)
@@ -119,7 +118,7 @@ def test_rule_compliance_follows_the_planted_street_order(bundled, bundled_dir):
 def test_beside_published_sets_figures_and_rules_against_the_registry(bundled):
     # the 13 figures of CHECKS agree (as in test_published_figure_reproduced); the five rules the article
     # states are met imperfectly in the synthetic district (truth.json "rules"), so none agrees
-    from evaluation.coverage import PUBLISHED_COUNTERPARTS, beside_published
+    from evaluation.registry import PUBLISHED_COUNTERPARTS, beside_published
 
     ids = sorted({iid for iid, _ in PUBLISHED_COUNTERPARTS.values()})
     b = beside_published(registry_indicators(bundled, 2020, "district", indicators=ids)).set_index("key")

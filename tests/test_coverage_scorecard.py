@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evaluation.registry import registry_scorecard
 from evaluation.results import indicator_frame
-from evaluation.scorecard import build_scorecard, resolve_targets, scorecard, status_of
+from evaluation.scorecard import build_scorecard, resolve_targets, status_of
 
 FIXTURE = Path(__file__).parent / "fixtures" / "minimal"
 
@@ -83,7 +84,7 @@ def test_scorecard_from_a_dataset():
     from evaluation.dataset import load_dataset
 
     ds = load_dataset(FIXTURE)
-    sc = scorecard(ds, 2020, "district")
+    sc = registry_scorecard(ds, 2020, "district")
     t = sc.table.set_index("indicator")
     # fixture: P01 red property from 2019-05-10 of P01-P03, both years
     assert t.loc["par.red_property_coverage", "value"] == pytest.approx(1 / 3)
@@ -93,8 +94,8 @@ def test_scorecard_from_a_dataset():
 
 
 def test_registry_result_scorecard_method():
-    from evaluation.coverage import registry_indicators
     from evaluation.dataset import load_dataset
+    from evaluation.registry import registry_indicators
 
     ds = load_dataset(FIXTURE)
     cur, prev = registry_indicators(ds, 2020), registry_indicators(ds, 2019)

@@ -6,21 +6,14 @@ Control, sections 4.2-4.3: a line with a published total must not have exactly o
 
 from __future__ import annotations
 
-import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluation.disclosure import (
-    MARK,
-    id_card_check_ok,
-    person_names,
-    scan_paths,
-    scan_text,
-    suppress_small_cells,
-)
+from evaluation.dataset.privacy import id_card_valid, person_names, scan_paths, scan_text
+from evaluation.disclosure import MARK, suppress_small_cells
 
 
 def tidy():
@@ -105,9 +98,9 @@ VALID_ID = "11010519491231002X"
 
 
 def test_id_card_check_character():
-    assert id_card_check_ok(VALID_ID)
-    assert not id_card_check_ok("110105194912310021")  # wrong check character
-    assert not id_card_check_ok("1101051949123100")  # too short
+    assert id_card_valid(VALID_ID)
+    assert not id_card_valid("110105194912310021")  # wrong check character
+    assert not id_card_valid("1101051949123100")  # too short
 
 
 def test_scan_text_finds_planted_identifiers_only():

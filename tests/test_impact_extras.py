@@ -9,12 +9,12 @@ examples for the rest.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from evaluation import impact, panels
+from evaluation import impact, periods
+from evaluation.impact import panels
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ def test_adoption_status_hand_worked():
     comp = pd.DataFrame({"compound_id": ["c1", "c2", "c3", "c4"], "compound_type": ["commercial"] * 4})
     adoption = pd.Series(pd.to_datetime(["2018-05-01", "2019-03-31", "2020-08-01", "2022-02-01"]),
                          index=["c1", "c2", "c3", "c4"])
-    first, last = panels.period_code(pd.to_datetime(["2019-01-01", "2021-09-30"]), "quarter")
+    first, last = periods.period_code(pd.to_datetime(["2019-01-01", "2021-09-30"]), "quarter")
     st = panels.adoption_status(comp, adoption.iloc[:3].combine_first(adoption), int(first), int(last))
     assert st["status"].tolist() == ["always treated", "always treated", "cohort", "not adopting"]
     assert st["cohort"].tolist() == ["2018Q2", "2019Q1", "2020Q3", "2022Q1"]

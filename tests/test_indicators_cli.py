@@ -52,28 +52,26 @@ def test_user_errors_exit_1_with_one_sentence(tmp_path, capsys):
     assert not (tmp_path / "x.txt").exists()
 
 
-def test_providers_plug_in_and_missing_ones_are_skipped():
+def test_providers_plug_in_and_those_without_data_are_skipped():
     def fake(ds, year, level):
         return indicator_frame([{"indicator": "svc.backlog", "level": level, "unit_id": "D01", "period": str(year),
                                  "value": 3.0, "method": "test provider"}])
 
-    providers = {"registry": "evaluation.coverage:indicator_provider", "service": fake,
-                 "outcome": "evaluation.not_written_yet:indicator_provider",
-                 "absent_function": "evaluation.coverage:no_such_function",
-                 "declines": lambda ds, year, level: None}
+    providers = {"registry": indicators.registry_provider, "service": fake,
+                 "outcome": lambda ds, year, level: None, "declines": lambda ds, year, level: None}
     from evaluation.dataset import load_dataset
 
     res = indicators.collect_indicators(load_dataset(FIXTURE), 2020, "district", providers)
     assert res.providers_run == ["registry", "service"]
-    assert res.providers_skipped == ["outcome", "absent_function", "declines"]
+    assert res.providers_skipped == ["outcome", "declines"]
     assert res.table.loc[res.table["indicator"].eq("svc.backlog"), "value"].tolist() == [3.0]
-    assert any("not available" in n for n in res.notes)
+    assert any("lacks the tables" in n for n in res.notes)
 
 
-def test_register_provider(monkeypatch):
-    monkeypatch.setattr(indicators, "PROVIDERS", dict(indicators.PROVIDERS))
-    indicators.register_provider("extra", "evaluation.coverage:indicator_provider")
-    assert indicators.PROVIDERS["extra"] == "evaluation.coverage:indicator_provider"
+def test_default_providers_are_functions_not_names():
+    # no dispatch by string: every provider is the function itself
+    assert all(callable(p) for p in indicators.PROVIDERS.values())
+    assert set(indicators.PROVIDERS) == {"registry", "service", "outcome"}
 
 
 def test_survey_outcomes_join_when_the_survey_has_them(bundled_dir):
@@ -83,7 +81,7 @@ def test_survey_outcomes_join_when_the_survey_has_them(bundled_dir):
 
     ds = load_dataset(bundled_dir)
     res = indicators.collect_indicators(ds, 2020, "district",
-                                        {"outcome": "evaluation.indicators:survey_provider"})
+                                        {"outcome": indicators.survey_provider})
     assert set(res.table["indicator"]) == {"out.resident_satisfaction", "out.trust_party_org", "out.perceived_improvement"}
     assert res.table["ci_low"].notna().all()  # survey rows keep their design-based intervals
     # no wave 2019 in the bundled survey -> skipped, not an error

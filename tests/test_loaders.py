@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
 
-import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluation import schema
-from evaluation.dataset import Dataset, load_dataset, parse_column
-from evaluation.loaders import (
-    LoadError,
-    PersonalDataError,
-    canonical_name,
-    hash_values,
-    id_card_valid,
-    read_table,
-)
-from evaluation.validate import validate_table
+from evaluation.dataset import Dataset, load_dataset, parse_column, schema
+from evaluation.dataset.headers import canonical_name
+from evaluation.dataset.privacy import hash_values, id_card_valid
+from evaluation.dataset.read import read_table
+from evaluation.dataset.validate import validate_table
+from evaluation.errors import LoadError, PersonalDataError
 
 MINIMAL = Path(__file__).parent / "fixtures" / "minimal"
 BUNDLED = Path(__file__).resolve().parents[1] / "data" / "zhangwan-synthetic"
@@ -255,8 +248,16 @@ def test_load_dataset_types_every_column():
     assert repr(ds).startswith("<Dataset minimal: 18 tables")
     sums = ds.checksums()
     assert "datapackage.json" in sums and len(sums) == 19 and all(len(v) == 64 for v in sums.values())
-    with pytest.raises(KeyError, match="no table 'nope'"):
+    with pytest.raises(KeyError, match="has no nope table"):
         ds["nope"]
+
+
+def test_dataset_reads_only_the_tables_asked_for():
+    ds = load_dataset(MINIMAL)
+    assert ds.loaded == [] and len(ds) == 18  # nothing read yet, every table known
+    ds["requests"]
+    assert ds.loaded == ["requests"]
+    assert ds.memo("k", lambda: 1) == 1 and ds.memo("k", lambda: 2) == 1  # computed once
 
 
 def test_load_plain_folder_without_datapackage(tmp_path):
@@ -274,8 +275,12 @@ def test_load_dataset_with_validate_raises_on_errors(tmp_path):
     shutil.copytree(MINIMAL, folder)
     text = (folder / "units.csv").read_text(encoding="utf-8").replace("C02,community", "C02,city")
     (folder / "units.csv").write_text(text, encoding="utf-8")
-    with pytest.raises(ValueError, match="units row 5 column unit_type"):
-        load_dataset(folder, validate=True)
+    from evaluation.dataset import require_valid
+    from evaluation.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed, match="units row 5 column unit_type"):
+        require_valid(load_dataset(folder), ["units"])
+    assert not require_valid(load_dataset(folder), ["units"], force=True).ok
 
 
 # --------------------------------------------------------------------------- the bundled district
@@ -302,8 +307,8 @@ def test_load_dataset_refuses_or_hashes_personal_columns(tmp_path):
     shutil.copy(MINIMAL / "units.csv", tmp_path / "units.csv")
     (tmp_path / "volunteers.csv").write_text(
         "volunteer_id,community_id,registered_on,姓名\nV01,C01,2019-03-05,李四\n", encoding="utf-8")
-    with pytest.raises(PersonalDataError, match="volunteers.csv: column '姓名'"):
-        load_dataset(tmp_path)
+    with pytest.raises(PersonalDataError, match="volunteers.csv, column 姓名: looks like a name"):
+        load_dataset(tmp_path)["volunteers"]  # tables are read (and screened) when first used
     ds = load_dataset(tmp_path, pii="hash", salt="secret")
     assert ds["volunteers"]["姓名"].str.fullmatch(r"[0-9a-f]{16}").all()
     assert "姓名" not in load_dataset(tmp_path, pii="drop")["volunteers"]

@@ -1,4 +1,4 @@
-"""Panels for the impact estimators (evaluation.panels) on small hand-made tables.
+"""Panels for the impact estimators (evaluation.impact.panels) on small hand-made tables.
 
 Every expected value below is computed by hand from the rows written in the test.
 """
@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation import panels
+from evaluation import periods
+from evaluation.impact import panels
+from evaluation.requests import load_requests
 
 TZ = "Asia/Shanghai"
 
@@ -25,6 +27,14 @@ def _requests(rows):
     df["compound_id"] = df["compound_id"].astype("str")
     df["rating"] = df["rating"].astype("str")
     return df
+
+
+def _log(rows, cutoff):
+    """The rows as a flagged request log (ids R1, R2, ...; closed when resolved), cut off at ``cutoff``."""
+    df = _requests(rows)
+    df.insert(0, "request_id", [f"R{i + 1}" for i in range(len(df))])
+    df["status"] = np.where(df["resolved_at"].notna(), "closed", "open")
+    return load_requests(df, cutoff=cutoff)
 
 
 @pytest.fixture
@@ -47,15 +57,16 @@ def test_adoption_dates_first_date_of_the_milestone_only(milestones):
 
 def test_period_codes_and_labels_round_trip():
     when = pd.Series(pd.to_datetime(["2019-01-01", "2019-03-31 23:59:00", "2019-04-01", "2020-12-31"], format="ISO8601"))
-    q = panels.period_code(when, "quarter")
+    q = periods.period_code(when, "quarter")
     assert list(np.diff(q)) == [0, 1, 6]  # consecutive integers: 2019Q2 -> 2020Q4 is 6 quarters on
-    assert [panels.period_label(c, "quarter") for c in q] == ["2019Q1", "2019Q1", "2019Q2", "2020Q4"]
-    m = panels.period_code(when, "month")
-    assert [panels.period_label(c, "month") for c in m] == ["2019-01", "2019-03", "2019-04", "2020-12"]
-    assert panels.period_end(q[-1], "quarter") == pd.Timestamp("2021-01-01")
-    assert panels.period_end(m[1], "month") == pd.Timestamp("2019-04-01")
+    assert [periods.period_label(c, "quarter") for c in q] == ["2019Q1", "2019Q1", "2019Q2", "2020Q4"]
+    assert [periods.label_code(periods.period_label(c, "quarter"), "quarter") for c in q] == list(q)
+    m = periods.period_code(when, "month")
+    assert [periods.period_label(c, "month") for c in m] == ["2019-01", "2019-03", "2019-04", "2020-12"]
+    assert periods.period_end(q[-1], "quarter") == pd.Timestamp("2021-01-01")
+    assert periods.period_end(m[1], "month") == pd.Timestamp("2019-04-01")
     with pytest.raises(ValueError, match="period must be"):
-        panels.period_code(when, "week")
+        periods.period_code(when, "week")
 
 
 @pytest.fixture
@@ -77,7 +88,7 @@ def panel(milestones):
         (None, "2020-01-10 08:00", "2020-01-10 10:00", "satisfied"),
     ]
     compounds = pd.DataFrame({"compound_id": ["C1", "C2", "C3", "C4"], "community_id": ["K1", "K1", "K2", "K2"]})
-    return panels.request_panel(_requests(rows), panels.adoption_dates(milestones), _t("2021-01-15 09:00"),
+    return panels.request_panel(_log(rows, _t("2021-01-15 09:00")), panels.adoption_dates(milestones),
                                 compounds=compounds)
 
 
@@ -119,21 +130,19 @@ def test_request_panel_censoring_rule(panel):
 
 def test_request_panel_adoption_period(panel):
     first = panel.groupby("compound_id")["first_treated"].first()
-    assert panels.period_label(first["C1"], "quarter") == "2020Q1"  # earliest red_property date 2020-02-01
-    assert panels.period_label(first["C3"], "quarter") == "2018Q2"  # before the panel: always treated
+    assert periods.period_label(first["C1"], "quarter") == "2020Q1"  # earliest red_property date 2020-02-01
+    assert periods.period_label(first["C3"], "quarter") == "2018Q2"  # before the panel: always treated
     assert first["C2"] == 0 and first["C4"] == 0
 
 
 def test_request_panel_month_and_errors(milestones):
     rows = [("C1", "2020-01-31 23:30", "2020-02-01 01:30", "satisfied")]  # local time decides the month
-    p = panels.request_panel(_requests(rows), panels.adoption_dates(milestones), _t("2021-01-01"), period="month")
+    p = panels.request_panel(_log(rows, _t("2021-01-01")), panels.adoption_dates(milestones), period="month")
     assert list(p["period_label"]) == ["2020-01"]
     assert p["mean_resolution_hours"].iloc[0] == pytest.approx(2)
-    assert panels.period_label(p["first_treated"].iloc[0], "month") == "2020-02"
-    with pytest.raises(ValueError, match="timezone-aware"):
-        panels.request_panel(_requests(rows), panels.adoption_dates(milestones), pd.Timestamp("2021-01-01"))
-    with pytest.raises(ValueError, match="requests lacks column"):
-        panels.request_panel(_requests(rows).drop(columns="rating"), panels.adoption_dates(milestones), _t("2021-01-01"))
+    assert periods.period_label(p["first_treated"].iloc[0], "month") == "2020-02"
+    with pytest.raises(ValueError, match="period must be"):
+        panels.request_panel(_log(rows, _t("2021-01-01")), panels.adoption_dates(milestones), period="year")
 
 
 def test_survey_panel_first_treated_wave_by_fieldwork_date():

@@ -12,11 +12,12 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
-from test_report_runs import BUNDLED, ROOT, YEAR, review_runs
 
 from evaluation import catalog, disclosure
+from evaluation.dataset import privacy
 from evaluation.report import ReviewError, run_review, template_path
-from evaluation.report_sections import SECTIONS, Review, fmt_value
+from evaluation.report.sections import SECTIONS, Review, fmt_value
+from test_report_runs import BUNDLED, ROOT, YEAR, review_runs
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -129,11 +130,11 @@ def test_no_published_cell_rests_on_fewer_than_k(review):
 def test_no_personal_identifiers_in_any_output(review):
     from evaluation.dataset import load_dataset
 
-    names = disclosure.person_names(load_dataset(BUNDLED))  # the synthetic data have no names: empty
+    names = privacy.person_names(load_dataset(BUNDLED))  # the synthetic data have no names: empty
     paths = [review[k].out for k in ("en", "zh")] + [template_path(), ROOT / "notebooks"]
     if (ROOT / "figures").is_dir():
         paths.append(ROOT / "figures")
-    assert disclosure.scan_paths(paths, names) == []
+    assert privacy.scan_paths(paths, names) == []
 
 
 def test_chinese_figure_text_is_chinese(review):
@@ -167,7 +168,7 @@ def test_section_without_its_table_says_what_to_add(tmp_path):
     from evaluation.dataset import Dataset
 
     units = pd.read_csv(BUNDLED / "units.csv", dtype=str)
-    ds = Dataset(path=tmp_path, tables={"units": units})
+    ds = Dataset.from_tables({"units": units}, path=tmp_path)
     rv = Review(ds, YEAR, "en", out_dir=tmp_path)
     sec = rv.section("requests")
     assert not sec.available and "no requests table" in sec.reason and "requests.csv" in sec.reason

@@ -11,8 +11,8 @@ import pytest
 from statsmodels.duration.survfunc import SurvfuncRight
 
 from evaluation.cli import main
-from evaluation.request_sim import simulate_request_log
 from evaluation.requests import QualityPolicy, life_table, load_requests, quality_summary, request_indicators
+from evaluation.requests.simulate import simulate_request_log
 
 TZ = "Asia/Shanghai"
 
@@ -153,8 +153,8 @@ def test_pandas_chunks_and_dask_give_identical_tables(sim_log):
 def test_threads_give_identical_tables(sim_log, monkeypatch):
     """The row pass and Kaplan-Meier split the work between threads on large logs; on this small
     one, forced to split, every table must be identical to the one-thread run."""
-    import evaluation.requests as requests_module
-    import evaluation.survival as survival_module
+    import evaluation.requests.grouped as requests_module
+    import evaluation.survival.estimation as survival_module
 
     kw = dict(by=["community_id", "category"], period="month", time="working")
     monkeypatch.setattr(requests_module.os, "cpu_count", lambda: 1)

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evaluation.calendar import WorkCalendar
-from evaluation.coverage import registry_indicators
-from evaluation.rollup import UnitTree, rollup_counts, rollup_long
+from evaluation.registry import registry_indicators
+from evaluation.registry.rollup import UnitTree, rollup_counts, rollup_long
 
 CAL = WorkCalendar.weekdays()
 
@@ -57,7 +57,7 @@ def test_tree_lineage_and_errors():
     cyc.loc[cyc["unit_id"].eq("D"), "parent_id"] = "S0C0"
     with pytest.raises(ValueError, match="cycle"):
         UnitTree.from_tables(cyc)
-    with pytest.raises(ValueError, match="compounds table row 1: community_id 'X'"):
+    with pytest.raises(ValueError, match="table compounds, row 1, column community_id: community_id 'X'"):
         UnitTree.from_tables(units, pd.DataFrame({"compound_id": ["P"], "community_id": ["X"]}))
 
 
@@ -140,7 +140,7 @@ def test_registry_rollups_are_consistent(ds):
 
 
 def test_ratio_table_scales_and_flags():
-    from evaluation.rollup import ratio_table
+    from evaluation.registry.rollup import ratio_table
 
     counts = pd.DataFrame({"unit_id": ["A", "B"], "numerator": [477.0, 0.0], "denominator": [391322.0, 0.0], "n": [34, 0]})
     t = ratio_table(counts, "sup.workers_per_10k", "district", "2020-12-31", scale=10000, method="registry count")

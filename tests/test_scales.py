@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.scales import (
+from evaluation.survey.scales import (
     Codebook,
     construct_mean_from_item_means,
     cronbach_alpha,

@@ -1,4 +1,4 @@
-"""svc.* indicators in the indicator table (evaluation.requests:indicator_provider) on the bundled
+"""svc.* indicators in the indicator table (evaluation.requests.service_indicators) on the bundled
 district: pooled counts add up through the hierarchy and the Kaplan-Meier figures are those of
 request_indicators run directly with the street as the group."""
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from evaluation.indicators import collect_indicators
-from evaluation.requests import indicator_provider, load_requests, request_indicators
+from evaluation.requests import load_requests, request_indicators, service_indicators
 
 COUNT_INDICATORS = ("svc.requests", "svc.response_rate", "svc.resolution_rate", "svc.satisfaction_rate",
                     "svc.reopen_rate", "svc.backlog", "svc.requests_per_1000")
@@ -26,7 +26,7 @@ def ds(bundled_dir):
 
 @pytest.fixture(scope="module")
 def tables(ds):
-    return {lvl: indicator_provider(ds, 2020, lvl).table for lvl in ("district", "street", "community")}
+    return {lvl: service_indicators(ds, 2020, lvl).table for lvl in ("district", "street", "community")}
 
 
 def test_district_counts_are_the_sums_over_streets_and_communities(ds, tables):
@@ -77,7 +77,7 @@ def test_street_medians_match_request_indicators_by_street(ds, tables):
 
 
 def test_collect_indicators_stacks_the_service_rows(ds):
-    t = collect_indicators(ds, 2020, "street", providers={"service": "evaluation.requests:indicator_provider"}).table
+    t = collect_indicators(ds, 2020, "street", providers={"service": service_indicators}).table
     svc = t[t["indicator"].str.startswith("svc.")]
     assert svc["unit_id"].nunique() == 8
     # one row per indicator, unit and period: the tidy table stays pivotable
@@ -87,4 +87,4 @@ def test_collect_indicators_stacks_the_service_rows(ds):
 
 
 def test_no_requests_in_the_year_gives_no_provider_rows(ds):
-    assert indicator_provider(ds, 1999, "district") is None
+    assert service_indicators(ds, 1999, "district") is None

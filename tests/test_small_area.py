@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from evaluation.small_area import estimate_area_variance, fay_herriot
+from evaluation.survey.small_area import estimate_area_variance, fay_herriot
 
 M_AREAS = 60
 A_TRUE = 0.25
@@ -108,7 +108,7 @@ def test_area_without_respondents_gets_synthetic_estimate():
 
 def test_cluster_variance_components_and_smoothed_variance_by_simulation():
     # Planted components: between-cluster variance 0.3, within 0.9; unbalanced cluster sizes.
-    from evaluation.small_area import cluster_variance_components, smoothed_sampling_variance
+    from evaluation.survey.small_area import cluster_variance_components, smoothed_sampling_variance
 
     rng = np.random.default_rng(12)
     sizes = rng.integers(10, 40, 400)
@@ -130,7 +130,7 @@ def test_cluster_variance_components_and_smoothed_variance_by_simulation():
 
 
 def test_smooth_direct_variances_by_hand():
-    from evaluation.small_area import cluster_variance_components, smooth_direct_variances
+    from evaluation.survey.small_area import cluster_variance_components, smooth_direct_variances
 
     data = pd.DataFrame({"area": ["A"] * 6 + ["B"] * 3, "psu": ["a1"] * 3 + ["a2"] * 3 + ["b1"] * 3,
                          "y": [1.0, 2, 3, 3, 4, 5, 2, 2, 5]})

@@ -72,7 +72,7 @@ def _estimate(design: SurveyData, statistic: str, variable: str, domain: str):
 
 
 def test_every_reference_row_is_reproduced(designs, reference):
-    from evaluation.weighting import rake
+    from evaluation.survey.weighting import rake
 
     margins_stype = {"stype": {"E": 4421, "H": 755, "M": 1018}}
     margins_wide = {"sch.wide": {"No": 1072, "Yes": 5122}}
@@ -98,7 +98,7 @@ def test_every_reference_row_is_reproduced(designs, reference):
 
 
 def test_poststratified_se_equals_r_residual_formula(designs, reference_dir):
-    from evaluation.weighting import rake
+    from evaluation.survey.weighting import rake
 
     d = designs["dclus1"]
     res = rake(d, {"stype": {"E": 4421, "H": 755, "M": 1018}})

@@ -67,7 +67,7 @@ def test_outcome_indicators_table(district):
 
 
 def test_community_small_area_beside_direct(district):
-    from evaluation.small_area import fay_herriot
+    from evaluation.survey.small_area import fay_herriot
 
     ds, truth = district
     direct = survey_wave(ds, 2020).mean("sat_overall", by="community_id").table
@@ -114,8 +114,8 @@ def test_community_covariates_from_the_registry(district, bundled_dir):
 def test_fay_herriot_with_smoothed_variances_beats_direct_against_truth(district):
     # Planted truth: community means of sat_overall 2020. Direct RMSE 0.33, Fay-Herriot 0.24 (notebook 04);
     # asserted with a margin: FH mean squared error at most 80 % of the direct one, and most intervals cover.
-    from evaluation.small_area import fay_herriot, smooth_direct_variances
     from evaluation.survey import community_covariates, compare_with_truth
+    from evaluation.survey.small_area import fay_herriot, smooth_direct_variances
 
     ds, truth = district
     sd = survey_wave(ds, 2020)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from statsmodels.duration.survfunc import SurvfuncRight
 
-from evaluation.survival import km_quantiles, km_survival_at, kaplan_meier_from_life_table
+from evaluation.survival import kaplan_meier_from_life_table, km_quantiles, km_survival_at
 
 
 def _lung_life_table(reference_dir, by):
@@ -144,7 +144,7 @@ def test_curves_are_those_of_statsmodels_bit_for_bit():
 
 def test_estimates_on_several_threads_are_identical_to_one(monkeypatch):
     """Whole groups go to each thread, so splitting the work cannot change a single bit."""
-    import evaluation.survival as survival
+    import evaluation.survival.estimation as survival
 
     lt = _random_life_table(11, n_groups=300)
     one = kaplan_meier_from_life_table(lt, ["g"])
@@ -164,7 +164,7 @@ def test_summaries_without_curves_equal_the_curves_searches(monkeypatch):
     """km_summaries (block by block, no curve kept) gives bit for bit what km_quantiles and
     km_survival_at give on the KaplanMeier, for both transforms, on one thread and on several
     with blocks smaller than some groups."""
-    import evaluation.survival as survival
+    import evaluation.survival.estimation as survival
     from evaluation.survival import km_summaries
 
     lt = _random_life_table(5, n_groups=200)

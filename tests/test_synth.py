@@ -6,13 +6,12 @@ import hashlib
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from evaluation.cli import main
-from evaluation.reconcile import reconcile
-from evaluation.synth import generate_district, write_district
+from evaluation.registry.published import reconcile
+from evaluation.synth import generate_district
 
 
 def _digests(folder: Path) -> dict[str, str]:

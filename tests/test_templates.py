@@ -8,11 +8,10 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from evaluation import schema
-from evaluation.dataset import load_dataset
-from evaluation.loaders import read_table
-from evaluation.templates import header_text, write_templates
-from evaluation.validate import validate_dataset
+from evaluation.dataset import load_dataset, schema
+from evaluation.dataset.read import read_table
+from evaluation.dataset.templates import header_text, write_templates
+from evaluation.dataset.validate import validate_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "data" / "templates"
@@ -59,7 +58,7 @@ def test_enumerated_columns_have_drop_down_lists(fresh):
 
 
 def test_long_lists_move_to_a_hidden_sheet(tmp_path, monkeypatch):
-    import evaluation.templates as templates
+    import evaluation.dataset.templates as templates
 
     monkeypatch.setattr(templates, "INLINE_LIST_LIMIT", 50)
     assert write_templates(tmp_path, ["party_orgs"]) == [tmp_path / "party_orgs.xlsx"]
@@ -72,7 +71,7 @@ def test_long_lists_move_to_a_hidden_sheet(tmp_path, monkeypatch):
 
 def test_committed_templates_are_current(fresh):
     committed = sorted(p.name for p in COMMITTED.glob("*.xlsx"))
-    assert committed == sorted(f"{n}.xlsx" for n in schema.TABLES), "run python -m evaluation.templates data/templates"
+    assert committed == sorted(f"{n}.xlsx" for n in schema.TABLES), "run python -m evaluation.dataset.templates data/templates"
     for name in schema.TABLES:
         assert _contents(COMMITTED / f"{name}.xlsx") == _contents(fresh / f"{name}.xlsx"), name
 

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from evaluation.survey import SurveyData, SurveyDesign
-from evaluation.weighting import (
+from evaluation.survey.weighting import (
     add_cell_column,
     effective_sample_size,
     population_margins,
@@ -237,7 +237,7 @@ def test_rake_to_population_street_sex_age():
                     rows.append((street, f"{street}{sex}{age}{k}", float(rng.uniform(5, 30)), sex, age))
     s = pd.DataFrame(rows, columns=["stratum", "psu", "weight", "sex", "age_group"])
     sd = SurveyData(s, SurveyDesign(fpc=None), period="2020")
-    from evaluation.weighting import rake_to_population
+    from evaluation.survey.weighting import rake_to_population
 
     res = rake_to_population(sd, pop, units, 2020)
     expected = pop[pop["year"] == 2020].assign(street=lambda d: d["unit_id"].map({"C01": "S01", "C02": "S01",

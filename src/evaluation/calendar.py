@@ -38,7 +38,7 @@ class WorkCalendar:
     @classmethod
     def china(cls, years: Iterable[int]) -> WorkCalendar:
         """Official Chinese calendar for ``years`` (public holidays and make-up workdays)."""
-        import holidays as hol
+        import holidays as hol  # noqa: PLC0415 - deferred: the holiday tables load only for the Chinese calendar
 
         years = sorted(set(int(y) for y in years))
         cn = hol.China(years=years)

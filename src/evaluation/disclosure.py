@@ -1,7 +1,8 @@
-"""Disclosure control for published tables and a scan of outputs for personal identifiers.
+"""Disclosure control for published tables: small cells suppressed so that no subtraction recovers them.
 
 Two checks stand between a computation and anything the package publishes (the annual review,
-its workbook, its figures):
+its workbook, its figures): this one, and the scan for personal identifiers
+(:func:`evaluation.dataset.privacy.scan_paths`).
 
 * :func:`suppress_small_cells`: a cell that rests on fewer than ``k`` respondents or requests
   (``k = 5`` by default) is suppressed and shown with a mark (*primary suppression*). Where the
@@ -11,10 +12,6 @@ its workbook, its figures):
   until no line has exactly one suppressed cell. This is the threshold rule with complementary
   suppression described in Hundepool et al. (2012), *Statistical Disclosure Control*, Wiley,
   sections 4.2 and 4.3 (Eurostat/ESSnet practice).
-* :func:`scan_text` / :func:`scan_paths`: regular expressions for mainland mobile numbers and
-  18-digit resident ID-card numbers (with a valid ISO 7064 MOD 11-2 check character, GB 11643-1999),
-  plus any names taken from the name-like columns of the source tables, over every text a
-  report writes (HTML, notebook JSON, SVG text, XLSX cell strings, CSV).
 
 A cell with zero respondents is not suppressed: there is nobody to disclose, and its value is
 missing anyway.
@@ -22,15 +19,13 @@ missing anyway.
 
 from __future__ import annotations
 
-import json
-import re
-import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from evaluation.errors import DataError, OptionError
 
 #: default minimum number of respondents or requests a published cell may rest on
 DEFAULT_K = 5
@@ -113,12 +108,12 @@ def suppress_small_cells(
         ``.table`` with marks, ``.mask`` (primary / secondary), counts of each.
     """
     if k < 1:
-        raise ValueError(f"k must be at least 1, not {k}")
+        raise OptionError(f"k must be at least 1, not {k}")
     if count_col is not None:
         return _suppress_tidy(table, count_col, k, value_cols, groups, total, mark)
     counts = table if n is None else n
     if counts.shape != table.shape:
-        raise ValueError(f"counts shape {counts.shape} differs from the table's {table.shape}")
+        raise DataError(f"counts shape {counts.shape} differs from the table's {table.shape}")
     return _suppress_wide(table, counts, k, total_row, total_col, mark)
 
 
@@ -183,96 +178,3 @@ def _suppress_wide(table, counts, k, total_row, total_col, mark) -> Suppression:
     out = out.mask(pd.DataFrame(state != "", index=table.index, columns=table.columns), mark)
     mask = pd.DataFrame(state, index=table.index, columns=table.columns)
     return Suppression(out, mask, k, mark)
-
-
-# --------------------------------------------------------------------------- identifier scan
-
-#: mainland mobile numbers: 11 digits starting 13-19, optionally +86; not inside a longer number
-MOBILE = re.compile(r"(?<![\d.])(?:\+?86[- ]?)?(1[3-9]\d(?:[- ]?\d{4}){2})(?![\d])")
-#: 18-character resident ID-card numbers (17 digits and a check character)
-ID_CARD = re.compile(r"(?<![\d.])(\d{17}[\dXx])(?![\dXx])")
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
-
-#: columns of the source tables that would hold names of persons if a dataset had them
-NAME_COLUMNS = ("name", "resident_name", "contact_name", "contact", "respondent_name", "member_name",
-                "cadre_name", "volunteer_name", "handler_name", "姓名", "联系人")
-
-
-def id_card_check_ok(number: str) -> bool:
-    """Whether an 18-character ID-card number has a valid check character (GB 11643-1999)."""
-    if len(number) != 18 or not number[:17].isdigit():
-        return False
-    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS))
-    return _ID_CHECK[total % 11] == number[17].upper()
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A personal identifier found in an output."""
-
-    kind: str  # mobile, id_card, name
-    match: str
-    where: str
-
-    def __str__(self) -> str:  # never echo the full identifier
-        return f"{self.where}: {self.kind} {self.match[:3]}…"
-
-
-def person_names(tables: dict[str, pd.DataFrame] | object, columns: Iterable[str] = NAME_COLUMNS,
-                 min_length: int = 2) -> set[str]:
-    """Names from the name-like columns of a dataset's tables (units' and places' names excluded)."""
-    tables = getattr(tables, "tables", tables)
-    wanted = {c.lower() for c in columns}
-    names: set[str] = set()
-    for tname, df in tables.items():
-        for col in df.columns:
-            if str(col).lower() in wanted:
-                names |= {str(v).strip() for v in df[col].dropna() if len(str(v).strip()) >= min_length}
-    return names
-
-
-def scan_text(text: str, names: Iterable[str] = (), where: str = "text") -> list[Finding]:
-    """Personal identifiers in ``text``: mobile numbers, valid ID-card numbers, given names."""
-    found = [Finding("mobile", m.group(0), where) for m in MOBILE.finditer(text)]
-    found += [Finding("id_card", m.group(1), where) for m in ID_CARD.finditer(text) if id_card_check_ok(m.group(1))]
-    for name in names:
-        if name and name in text:
-            found.append(Finding("name", name, where))
-    return found
-
-
-def _texts_of(path: Path) -> Iterable[str]:
-    suffix = path.suffix.lower()
-    if suffix == ".xlsx":
-        import openpyxl
-
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        for ws in wb.worksheets:
-            for row in ws.iter_rows(values_only=True):
-                yield "\t".join("" if v is None else str(v) for v in row)
-        wb.close()
-    elif suffix == ".ipynb":
-        nb = json.loads(path.read_text(encoding="utf-8"))
-        yield json.dumps(nb, ensure_ascii=False)
-    elif suffix in (".png", ".jpg", ".jpeg", ".parquet"):
-        return
-    elif suffix == ".zip":
-        with zipfile.ZipFile(path) as z:
-            for info in z.infolist():
-                yield z.read(info).decode("utf-8", errors="replace")
-    else:
-        yield path.read_text(encoding="utf-8", errors="replace")
-
-
-def scan_paths(paths: Iterable[str | Path], names: Iterable[str] = ()) -> list[Finding]:
-    """Scan files (HTML, notebooks, SVG, XLSX, CSV, text; folders recursively) for identifiers."""
-    names = list(names)
-    found: list[Finding] = []
-    for p in paths:
-        p = Path(p)
-        files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
-        for f in files:
-            for text in _texts_of(f):
-                found += scan_text(text, names, where=str(f.name))
-    return found

@@ -1,12 +1,12 @@
-"""``evaluation indicators``: every indicator of a year at one level, in one tidy table.
+"""Every indicator of a year at one level, in one tidy table (``evaluation indicators``).
 
-Indicators come from *providers*: functions ``provider(ds, year, level)`` that return a tidy
-indicator table (DESIGN.md section 4), an object with such a ``.table`` (an
-:class:`~evaluation.results.IndicatorResult`), or ``None`` when the dataset lacks what they
-need. The registry provider (:mod:`evaluation.coverage`) is always there; the request, survey
-and other modules plug in by adding an entry to :data:`PROVIDERS` (or calling
-:func:`register_provider`) naming ``"module:function"``. A provider whose module or function
-does not exist yet is skipped with a note, so the command works while the package grows.
+Indicators come from *providers*: functions ``provider(ds, year, level)`` that return a result
+with a tidy ``.table`` (DESIGN.md section 4), or ``None`` when the dataset lacks what they need:
+registry indicators (:func:`evaluation.registry.registry_indicators`), service indicators
+(:func:`evaluation.requests.service_indicators`) and survey outcomes
+(:func:`evaluation.survey.survey_indicators`). A new family of indicators is a new entry in
+:data:`PROVIDERS`. Tables are kept on the dataset (:meth:`evaluation.dataset.Dataset.memo`), so
+asking twice for a year and level computes once.
 
 Output: CSV or Parquet get the tidy table (plus ``pillar``, ``name_en``, ``name_zh``); XLSX gets
 one sheet per pillar with bilingual headers (``value / 值``).
@@ -14,8 +14,6 @@ one sheet per pillar with bilingual headers (``value / 值``).
 
 from __future__ import annotations
 
-import importlib
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,25 +21,28 @@ from pathlib import Path
 import pandas as pd
 
 from evaluation import catalog
+from evaluation.io import write_table, write_workbook
+from evaluation.registry import registry_indicators
+from evaluation.requests import service_indicators
 from evaluation.results import INDICATOR_COLUMNS, IndicatorResult, indicator_frame
+from evaluation.survey import OUTCOME_INDICATORS, survey_indicators
 
 Provider = Callable[[Mapping[str, pd.DataFrame], int, str], object]
 
-#: name -> "module:function" (or a callable); tried in this order.
-PROVIDERS: dict[str, str | Provider] = {
-    "registry": "evaluation.coverage:indicator_provider",
-    "service": "evaluation.requests:indicator_provider",
-    "outcome": "evaluation.indicators:survey_provider",
-}
+
+def registry_provider(ds: Mapping[str, pd.DataFrame], year: int, level: str):
+    """Registry indicators of ``year`` at ``level``; ``None`` without a units table."""
+    if "units" not in ds:
+        return None
+    return registry_indicators(ds, year, level)
 
 
 def survey_provider(ds: Mapping[str, pd.DataFrame], year: int, level: str):
     """Survey outcomes (``out.*``) of the wave ``year`` via :func:`evaluation.survey.survey_indicators`;
-    ``None`` when the dataset has no survey rows for that wave."""
+    ``None`` when the dataset has no survey rows for that wave.
+    """
     if "survey" not in ds or not pd.to_numeric(ds["survey"]["wave"], errors="coerce").eq(year).any():
         return None
-    from evaluation.survey import OUTCOME_INDICATORS, survey_indicators
-
     # a user's survey may not ask the outcome items: then there are no outcome indicators, not an error
     items = {item for kind, item in OUTCOME_INDICATORS.values() if kind == "mean"}
     if not items <= set(ds["survey"].columns):
@@ -49,23 +50,12 @@ def survey_provider(ds: Mapping[str, pd.DataFrame], year: int, level: str):
     return survey_indicators(ds, year, level)
 
 
-def register_provider(name: str, provider: str | Provider) -> None:
-    """Add (or replace) a provider: ``"module:function"`` or a callable ``(ds, year, level)``."""
-    PROVIDERS[name] = provider
-
-
-def _resolve(provider: str | Provider) -> Provider | None:
-    if callable(provider):
-        return provider
-    module_name, _, func = provider.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        # only the provider's own module being absent is tolerated, not a broken import inside it
-        if exc.name and module_name.startswith(exc.name):
-            return None
-        raise
-    return getattr(module, func, None)
+#: name -> provider ``(ds, year, level) -> result or None``; run in this order.
+PROVIDERS: dict[str, Provider] = {
+    "registry": registry_provider,
+    "service": service_indicators,
+    "outcome": survey_provider,
+}
 
 
 @dataclass
@@ -77,17 +67,22 @@ class IndicatorTable(IndicatorResult):
 
 
 def collect_indicators(ds: Mapping[str, pd.DataFrame], year: int, level: str = "district",
-                       providers: Mapping[str, str | Provider] | None = None) -> IndicatorTable:
-    """Run every provider for ``year`` and ``level`` and stack their tidy tables."""
-    providers = PROVIDERS if providers is None else providers
+                       providers: Mapping[str, Provider] | None = None) -> IndicatorTable:
+    """Run every provider for ``year`` and ``level`` and stack their tidy tables.
+
+    With the default providers the table is kept on a :class:`~evaluation.dataset.Dataset`
+    (computed once per year and level).
+    """
+    memo = getattr(ds, "memo", None)
+    if providers is None and memo is not None:
+        return memo(("indicators", int(year), level), lambda: _collect(ds, int(year), level, PROVIDERS))
+    return _collect(ds, year, level, PROVIDERS if providers is None else providers)
+
+
+def _collect(ds, year: int, level: str, providers: Mapping[str, Provider]) -> IndicatorTable:
     frames, run, skipped, notes = [], [], [], []
     for name, spec in providers.items():
-        func = _resolve(spec)
-        if func is None:
-            skipped.append(name)
-            notes.append(f"{name} indicators: provider {spec} is not available in this version")
-            continue
-        out = func(ds, year, level)
+        out = spec(ds, year, level)
         if out is None:
             skipped.append(name)
             notes.append(f"{name} indicators: the dataset lacks the tables or columns they need")
@@ -135,8 +130,6 @@ def pillar_sheets(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 def write_indicators(table: pd.DataFrame, path: str | Path) -> Path:
     """Write the table: XLSX one sheet per pillar (bilingual headers), else the labelled tidy table."""
-    from evaluation.io import write_table, write_workbook
-
     path = Path(path)
     if path.suffix.lower() == ".xlsx":
         sheets = pillar_sheets(table)
@@ -144,23 +137,3 @@ def write_indicators(table: pd.DataFrame, path: str | Path) -> Path:
             sheets = {"indicators": labelled(table)}
         return write_workbook(sheets, path)
     return write_table(labelled(table), path)
-
-
-def run_cli(args) -> int:
-    """``evaluation indicators DIR --year Y --level L --out FILE``."""
-    from evaluation.dataset import load_dataset
-
-    from evaluation.io import output_path
-
-    out = output_path(args.out)
-    folder = Path(args.dir)  # load_dataset names a missing folder
-    ds = load_dataset(folder)
-    if "units" not in ds:
-        raise ValueError(f"{folder}: the dataset has no units table, which every indicator needs")
-    result = collect_indicators(ds, int(args.year), args.level)
-    write_indicators(result.table, out)
-    n_ind = result.table["indicator"].nunique()
-    print(f"wrote {len(result.table)} rows ({n_ind} indicators, level {args.level}, {args.year}) to {out}")
-    for note in result.notes:
-        print(f"note: {note}", file=sys.stderr)
-    return 0

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from evaluation.errors import DataError, OptionError
+
 OUTPUT_FORMATS = (".csv", ".parquet", ".xlsx")
 
 
@@ -41,14 +43,14 @@ def output_path(path: str | os.PathLike[str]) -> Path:
     """Check a command's ``--out`` before any work is done: a supported extension is required."""
     out = Path(path)
     if out.suffix.lower() not in OUTPUT_FORMATS:
-        raise ValueError(f"{out}: --out must end in .csv, .parquet or .xlsx")
+        raise OptionError(f"{out}: --out must end in .csv, .parquet or .xlsx")
     return out
 
 
 def _format_of(path: Path) -> str:
     ext = path.suffix.lower()
     if ext not in OUTPUT_FORMATS:
-        raise ValueError(
+        raise DataError(
             f"{path}: cannot write {ext or 'a file without extension'}; use one of {', '.join(OUTPUT_FORMATS)}"
         )
     return ext

@@ -9,13 +9,12 @@ the article or a policy document), overridden for a year by a dataset's ``target
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from evaluation import catalog
+from evaluation.results import IndicatorResult, new_axes
 
 STATUSES = ("met", "not_met", "no_target", "missing")
 KEYS = ["indicator", "level", "unit_id"]
@@ -23,7 +22,8 @@ KEYS = ["indicator", "level", "unit_id"]
 
 def resolve_targets(indicators, year: int | None = None, targets: pd.DataFrame | None = None) -> pd.DataFrame:
     """Target, comparator and source of each indicator id: the ``targets`` table's row for
-    ``year`` when there is one, else the catalogue default, else none."""
+    ``year`` when there is one, else the catalogue default, else none.
+    """
     rows = []
     override = {}
     if targets is not None and len(targets):
@@ -63,8 +63,7 @@ def status_of(value: pd.Series, target: pd.Series, comparator: pd.Series) -> pd.
     return pd.Series(out, index=value.index, dtype="str")
 
 
-@dataclass
-class Scorecard:
+class Scorecard(IndicatorResult):
     """A compact scorecard: value, target, status, previous value, change, trend.
 
     ``table`` has one row per indicator and unit with columns ``indicator``, ``name``,
@@ -74,25 +73,19 @@ class Scorecard:
     direction; missing without a previous value or direction) and ``target_source``.
     """
 
-    table: pd.DataFrame
-    year: int | None = None
-    lang: str = "en"
-    notes: list[str] = field(default_factory=list)
+    def __init__(self, table: pd.DataFrame, year: int | None = None, lang: str = "en", notes: list[str] | None = None):
+        title = f"{catalog.message('scorecard', lang)} {year or ''}".strip()
+        super().__init__(table=table, title=title, method="targets: the dataset's targets table, else the catalogue",
+                         notes=list(notes or []))
+        self.year, self.lang = year, lang
 
     def counts(self) -> pd.Series:
         """Number of rows per status."""
         return self.table["status"].value_counts().reindex(list(STATUSES), fill_value=0)
 
-    def summary(self) -> str:
+    def summary_lines(self) -> list[str]:
         c = self.counts()
-        title = f"{catalog.message('scorecard', self.lang)} {self.year or ''}".strip()
-        lines = [title, "=" * len(title)]
-        lines.append(", ".join(f"{catalog.message(k, self.lang)}: {int(c[k])}" for k in STATUSES))
-        lines.extend(f"Note: {n}" for n in self.notes)
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
+        return [", ".join(f"{catalog.message(k, self.lang)}: {int(c[k])}" for k in STATUSES)]
 
     def display(self, lang: str | None = None) -> pd.DataFrame:
         """The table with headings and status words in ``lang`` (for reports)."""
@@ -105,9 +98,23 @@ class Scorecard:
                 "previous_value", "change", "trend"]
         return t[cols].rename(columns={c: catalog.message(c, lang) for c in cols})
 
+    def plot(self, *, ax=None, lang: str | None = None):
+        """Counts of indicators met and not met by pillar (stacked bars); returns the Axes."""
+        lang = lang or self.lang
+        t = self.table[self.table["status"].isin(["met", "not_met"])]
+        counts = t.groupby(["pillar", "status"]).size().unstack(fill_value=0).reindex(columns=["met", "not_met"],
+                                                                                       fill_value=0)
+        ax = new_axes(ax, (6, 0.5 * max(len(counts), 1) + 1.2))
+        left = np.zeros(len(counts))
+        for status, colour in (("met", "#009E73"), ("not_met", "#D55E00")):
+            ax.barh([catalog.message(p, lang) for p in counts.index], counts[status], left=left, color=colour,
+                    label=catalog.message(status, lang))
+            left = left + counts[status].to_numpy()
+        ax.legend(loc="lower right")
+        return ax
+
     def _repr_html_(self) -> str:
-        head = f"<h4>{html.escape(self.summary().splitlines()[0])}</h4>"
-        head += f"<p>{html.escape(self.summary().splitlines()[2])}</p>"
+        head = f"<h4>{html.escape(self.title)}</h4><p>{html.escape(self.summary_lines()[0])}</p>"
         return head + self.display().head(60).to_html(index=False, na_rep="", float_format=lambda x: f"{x:.4g}")
 
 
@@ -161,18 +168,3 @@ def _pillar(iid: str) -> str | None:
         return catalog.get(iid).pillar
     except KeyError:
         return None
-
-
-def scorecard(ds: Mapping[str, pd.DataFrame], year: int, level: str = "district", lang: str = "en",
-              **kwargs) -> Scorecard:
-    """Registry indicators of ``year`` at ``level`` against targets and the previous year.
-
-    The previous year is computed from the same dataset (stocks as of 31 December of
-    ``year - 1``, flows over ``year - 1``); a registry that starts later shows it as missing or zero.
-    """
-    from evaluation.coverage import registry_indicators
-
-    cur = registry_indicators(ds, year, level, **kwargs).table
-    prev = registry_indicators(ds, year - 1, level, **kwargs).table
-    targets = ds["targets"] if "targets" in ds else None
-    return build_scorecard(cur, prev, targets, year, lang)

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evaluation import schema
+from evaluation.dataset import schema
+from evaluation.errors import OptionError
 from evaluation.io import atomic_path, write_table
 from evaluation.synth import registry as reg
 from evaluation.synth import requests as rq
@@ -69,9 +70,9 @@ def generate_district(seed: int = DEFAULT_SEED, years=DEFAULT_YEARS,
     """
     years = sorted(int(y) for y in years)
     if not years or years[0] < 2015 or years[-1] > 2030:
-        raise ValueError(f"years {years} outside the supported range 2015-2030")
+        raise OptionError(f"years {years} outside the supported range 2015-2030")
     if 2020 not in years:
-        raise ValueError("the synthetic district is calibrated to 2020: the years must include 2020")
+        raise OptionError("the synthetic district is calibrated to 2020: the years must include 2020")
     children = np.random.SeedSequence(seed).spawn(len(COMPONENTS))
     rngs = {name: np.random.Generator(np.random.PCG64(s)) for name, s in zip(COMPONENTS, children)}
     fig = reg.Figures.load()
@@ -257,21 +258,3 @@ right-censored.
   (`ZW`), each street and each community, over all adults of the synthetic population.
 - `requests`: the untreated resolution-time model.
 """
-
-
-def run_cli(args) -> int:
-    """``evaluation synth --out DIR [--seed N] [--years 2019-2021] [--requests-per-year N]``."""
-    try:
-        a, _, b = args.years.partition("-")
-        years = list(range(int(a), int(b or a) + 1))
-    except ValueError:
-        raise ValueError(f"--years {args.years!r}: expected FIRST-LAST, e.g. 2019-2021") from None
-    seed = DEFAULT_SEED if args.seed is None else args.seed
-    per_year = DEFAULT_REQUESTS_PER_YEAR if args.requests_per_year is None else args.requests_per_year
-    if per_year < 100:
-        raise ValueError(f"--requests-per-year {per_year}: at least 100 are needed")
-    tables, truth, meta = generate_district(seed, years, per_year)
-    out = write_district(args.out, tables, truth, meta)
-    n = sum(len(t) for t in tables.values())
-    print(f"wrote {len(tables)} tables ({n:,} rows) to {out}")
-    return 0

@@ -10,6 +10,7 @@ street and community compliance rates are drawn here and recorded in ``truth.jso
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib.resources import files
 
 import numpy as np
 import pandas as pd
@@ -28,9 +29,8 @@ class Figures:
 
     @classmethod
     def load(cls) -> Figures:
-        from importlib.resources import files
 
-        path = files("evaluation") / "data" / "published_figures.csv"
+        path = files("evaluation") / "resources" / "published_figures.csv"
         with path.open(encoding="utf-8") as fh:
             df = pd.read_csv(fh, dtype=str)
         vals = {}

@@ -1,0 +1,286 @@
+"""Reading one table from CSV, XLSX or Parquet into canonical column names, raw values.
+
+:func:`read_table` is the single entry point for files a user brings. It
+
+* detects the text encoding of a CSV file (UTF-8, UTF-8 with BOM, GB18030);
+* finds the header row, skipping title rows above it (Chinese government spreadsheets often
+  put a merged title such as ``张湾区2020年居民诉求台账`` in row 1) and accepting two-line
+  bilingual headers (a row of Chinese labels followed by a row of canonical names);
+* maps headers to canonical column names through the schema's Chinese labels, the alias table
+  ``aliases.csv`` and case/space-insensitive English (``Created At`` -> ``created_at``);
+* refuses columns that look like personal identifiers (names, phone numbers, ID-card numbers,
+  addresses), by header and by content, unless asked to hash them with a salt.
+
+Values are returned *raw*: strings for CSV and XLSX (empty cells missing), native types for
+Parquet. Typing is :func:`evaluation.dataset.cells.type_table`'s job, so that the validator can report
+every cell that fails to parse.
+
+Row numbers: ``df.attrs["row_numbers"]`` holds, for each data row, the row number a user sees
+in the file, the header counted: the first data row of a plain CSV or XLSX is row 2; with one
+title row above the header it is row 3. Parquet files have no header row: their rows are
+numbered from 1. ``df.attrs["source"]`` is the file name.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from evaluation.dataset import schema
+from evaluation.dataset.headers import canonical_name, map_headers
+from evaluation.dataset.privacy import screen_personal_data
+from evaluation.errors import LoadError
+
+#: File extensions read by :func:`read_table`.
+READABLE = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".parquet", ".pq")
+
+#: Rows scanned for the header (title rows above it are skipped).
+HEADER_SCAN_ROWS = 20
+
+
+# --------------------------------------------------------------------------- reading a grid
+
+
+def _decode(data: bytes, path: Path) -> tuple[str, str]:
+    """Text and encoding name: UTF-8 (BOM or not), else GB18030, else charset-normalizer's guess."""
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(enc), enc
+        except UnicodeDecodeError:
+            continue
+    try:  # pragma: no cover - reached only by exotic encodings
+        from charset_normalizer import from_bytes  # noqa: PLC0415 - deferred: only for files that are neither UTF-8 nor GB18030
+
+        best = from_bytes(data).best()
+        if best is not None:
+            return str(best), best.encoding
+    except ImportError:
+        pass
+    raise LoadError(f"{path.name}: cannot detect the text encoding; save it as UTF-8 or GB18030")
+
+
+def detect_encoding(path: Path) -> str:
+    """The text encoding :func:`read_table` reads ``path`` with (``utf-8``, ``utf-8-sig``, ``gb18030``, ...)."""
+    return _decode(Path(path).read_bytes(), Path(path))[1]
+
+
+def _read_csv_grid(path: Path) -> pd.DataFrame:
+    data = path.read_bytes()
+    text, _ = _decode(data, path)
+    sample = text[:65536]
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    if delimiter == "," and sample.count("\t") > sample.count(",") and sample.count("\t") > 0:
+        delimiter = "\t"
+    # a title row has fewer fields than the header: size the grid by the widest early line
+    width = 0
+    for i, row in enumerate(csv.reader(io.StringIO(sample), delimiter=delimiter)):
+        width = max(width, len(row))
+        if i >= 200:
+            break
+    if width == 0:
+        return pd.DataFrame()
+    try:
+        return pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            header=None,
+            names=range(width),
+            dtype="str",
+            keep_default_na=False,
+            na_values=[""],
+            skip_blank_lines=False,
+        )
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise LoadError(f"{path.name}: not a readable CSV table ({exc})") from None
+
+
+def _cell_text(v: object) -> object:
+    """Excel cell value -> the raw string a CSV would carry (None stays missing)."""
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+    if isinstance(v, _dt.datetime):
+        return v.date().isoformat() if v.time() == _dt.time(0) else v.isoformat(sep=" ")
+    if isinstance(v, (_dt.date, _dt.time)):
+        return v.isoformat()
+    s = str(v)
+    return s if s.strip() else None
+
+
+def _read_xlsx_grid(path: Path, sheet: str | int | None) -> pd.DataFrame:
+    import openpyxl  # noqa: PLC0415 - deferred: openpyxl loads only for XLSX files
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:
+        raise LoadError(f"{path.name}: not a readable XLSX workbook ({exc})") from None
+    try:
+        if sheet is None:
+            ws = wb.worksheets[0]
+        elif isinstance(sheet, int):
+            ws = wb.worksheets[sheet]
+        else:
+            if sheet not in wb.sheetnames:
+                raise LoadError(
+                    f"{path.name}: no sheet {sheet!r}; sheets are {', '.join(wb.sheetnames)}"
+                )
+            ws = wb[sheet]
+        rows = [[_cell_text(v) for v in r] for r in ws.iter_rows(min_row=1, values_only=True)]
+    finally:
+        wb.close()
+    width = max((len(r) for r in rows), default=0)
+    grid = pd.DataFrame([r + [None] * (width - len(r)) for r in rows], columns=range(width), dtype="str")
+    return grid
+
+
+def _find_header(grid: pd.DataFrame, table: str | None) -> tuple[int, int]:
+    """(first header row, number of header rows), as 0-based grid positions.
+
+    The header is the early row with the most cells that map to canonical columns (ties: the
+    earliest); when none maps, the first row as wide as the widest early row (a title row is
+    one merged cell). A following row that also maps, cell for cell, is the second line of a
+    bilingual header.
+    """
+    head = grid.head(HEADER_SCAN_ROWS)
+    if head.empty:
+        return 0, 1
+    scores, filled = [], []
+    for r, row in enumerate(head.to_numpy(dtype=object)):
+        cells = [c for c in row if isinstance(c, str) and c.strip()]
+        filled.append(len(cells))
+        scores.append(sum(canonical_name(c, table) is not None for c in cells))
+    best = int(np.argmax(scores))
+    if scores[best] == 0:
+        widest = max(filled)
+        best = next(i for i, n in enumerate(filled) if n == widest)
+        return best, 1
+    n_rows = 1
+    nxt = best + 1
+    if nxt < len(head) and scores[nxt] >= max(1, filled[nxt] // 2) and scores[nxt] >= scores[best] // 2:
+        n_rows = 2
+    return best, n_rows
+
+
+def _merge_header_rows(rows: list[list[object]], table: str | None) -> list[object]:
+    """One header cell per column from one or two header rows (the row that maps wins)."""
+    if len(rows) == 1:
+        return rows[0]
+    out = []
+    for cells in zip(*rows):
+        pick = next((c for c in reversed(cells) if canonical_name(c, table) is not None), None)
+        if pick is None:
+            pick = next((c for c in cells if c is not None), None)
+        out.append(pick)
+    return out
+
+
+def _grid_to_frame(grid: pd.DataFrame, table: str | None, path: Path) -> pd.DataFrame:
+    if grid.empty:
+        raise LoadError(f"{path.name}: the file holds no table")
+    start, n_rows = _find_header(grid, table)
+    header = _merge_header_rows([grid.iloc[start + k].tolist() for k in range(n_rows)], table)
+    body = grid.iloc[start + n_rows :]
+    # drop columns with neither header nor data (trailing commas, formatted empty Excel columns)
+    keep = [i for i, h in enumerate(header) if h is not None or body.iloc[:, i].notna().any()]
+    body = body.iloc[:, keep]
+    header = [header[i] for i in keep]
+    names = map_headers(header, table, path.name)
+    nonempty = body.notna().any(axis=1).to_numpy()
+    row_numbers = np.flatnonzero(nonempty) + start + n_rows + 1
+    df = body.loc[nonempty].copy()
+    df.columns = names
+    df = df.reset_index(drop=True)
+    df.attrs["row_numbers"] = _compact_rows(row_numbers)
+    return df
+
+
+def _compact_rows(row_numbers: np.ndarray) -> range | tuple[int, ...]:
+    """A ``range`` when rows are consecutive (cheap to copy in ``attrs``), else a tuple."""
+    n = len(row_numbers)
+    if n == 0:
+        return range(0)
+    first = int(row_numbers[0])
+    if int(row_numbers[-1]) - first == n - 1:
+        return range(first, first + n)
+    return tuple(int(x) for x in row_numbers)
+
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def read_table(
+    path: str | os.PathLike[str],
+    table: str | None = None,
+    sheet: str | int | None = None,
+    pii: str = "refuse",
+    salt: str | None = None,
+) -> pd.DataFrame:
+    """Read one table file into canonical column names with raw values.
+
+    Parameters
+    ----------
+    path
+        A ``.csv`` (UTF-8, UTF-8 with BOM or GB18030, detected; ``.tsv`` tab-separated),
+        ``.xlsx`` or ``.parquet`` file.
+    table
+        Table of :data:`evaluation.schema.TABLES` the file holds; headers are then mapped with
+        that table's labels first (``社区编码`` is ``unit_id`` in ``meetings``). ``None`` maps
+        against all tables.
+    sheet
+        XLSX sheet name or 0-based position; default the first sheet.
+    pii
+        ``"refuse"`` (default) raises :class:`PersonalDataError` for a column that looks like a
+        personal identifier (by header: 姓名, 电话, 手机, 身份证, 住址, name, phone, id_card,
+        address ...; by content: mainland mobile numbers ``1[3-9]\\d{9}``, 18-character ID-card
+        numbers with a valid check character). ``"hash"`` replaces such columns by salted
+        SHA-256 digests (first 16 hex characters); ``"drop"`` removes them.
+    salt
+        Secret salt for ``pii="hash"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Raw values: ``str`` (missing where the cell is empty) for CSV and XLSX, native types for
+        Parquet. ``attrs["source"]`` is the file name, ``attrs["row_numbers"]`` the row number
+        a user sees in the file for each data row (header counted; Parquet rows from 1).
+
+    Raises
+    ------
+    LoadError
+        The file is missing, of an unknown format or unreadable.
+    PersonalDataError
+        A column looks like a personal identifier and ``pii="refuse"``.
+    """
+    p = Path(path)
+    if table is not None:
+        schema.table_schema(table)  # unknown table -> KeyError naming the known ones
+    if not p.is_file():
+        raise LoadError(f"{p}: no such file")
+    ext = p.suffix.lower()
+    if ext in (".csv", ".txt", ".tsv"):
+        df = _grid_to_frame(_read_csv_grid(p), table, p)
+    elif ext in (".xlsx", ".xlsm"):
+        df = _grid_to_frame(_read_xlsx_grid(p, sheet), table, p)
+    elif ext in (".parquet", ".pq"):
+        try:
+            df = pd.read_parquet(p)
+        except Exception as exc:
+            raise LoadError(f"{p.name}: not a readable Parquet file ({exc})") from None
+        df.columns = map_headers(list(df.columns), table, p.name)
+        df.attrs["row_numbers"] = range(1, len(df) + 1)
+    elif ext == ".xls":
+        raise LoadError(f"{p.name}: old .xls workbooks are not read; save it as .xlsx")
+    else:
+        raise LoadError(f"{p.name}: unknown format {ext or '(no extension)'}; use CSV, XLSX or Parquet")
+    df.attrs["source"] = p.name
+    return screen_personal_data(df, table, p.name, pii=pii, salt=salt)

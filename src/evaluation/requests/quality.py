@@ -1,0 +1,213 @@
+"""Data-quality flags of a request log, and what the estimates do with each.
+
+Real logs are messy: repeated ids, a close before the creation, 1900-01-01 placeholders, stamps
+after the extraction. Nothing is dropped silently: every request gets a bit mask
+``quality_flags`` (:data:`FLAG_BITS`), set by the formats (placeholders, unparseable stamps, keys
+repeated inside a JSON record) and by :func:`flag_requests` (everything that needs the whole row
+and the cut-off), and a :class:`QualityPolicy` says what each flag does to the estimates: keep the
+request, keep it out of the durations, or keep it out of everything (counted in the quality
+summary). The request indicators and the impact panels read the same flags through the same
+policy, so they agree on dirty data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from evaluation.errors import OptionError
+from evaluation.requests.durations import NS_PER_DAY, NS_PER_SECOND
+
+NAT = np.iinfo(np.int64).min
+
+#: Quality flags: name -> bit. Set by the formats (placeholder / unparseable) and by
+#: :func:`flag_requests` (the rest).
+FLAG_BITS = {
+    "missing_created": 1 << 0,
+    "unparseable_time": 1 << 1,
+    "default_1900": 1 << 2,
+    "impossible_year": 1 << 3,
+    "duplicate_id": 1 << 4,
+    "created_after_cutoff": 1 << 5,
+    "close_before_create": 1 << 6,
+    "zero_duration": 1 << 7,
+    "date_only_stamp": 1 << 8,
+    "close_on_open": 1 << 9,
+    "closed_without_date": 1 << 10,
+    "resolved_after_cutoff": 1 << 11,
+    "zero_coordinates": 1 << 12,
+}
+
+#: What each flag does to the estimates by default: "keep" (used as is), "exclude_durations"
+#: (counted in volume and rates, left out of Kaplan-Meier), "exclude" (left out of everything,
+#: counted in the quality summary).
+DEFAULT_ACTIONS = {
+    "missing_created": "exclude",
+    "unparseable_time": "keep",
+    "default_1900": "keep",  # the stamp itself is set to missing; the request is kept
+    "impossible_year": "exclude",
+    "duplicate_id": "exclude",  # later copies only; the first occurrence is kept
+    "created_after_cutoff": "exclude",
+    "close_before_create": "exclude_durations",
+    "zero_duration": "keep",
+    "date_only_stamp": "keep",
+    "close_on_open": "keep",
+    "closed_without_date": "exclude_durations",
+    "resolved_after_cutoff": "keep",  # right-censored at the cut-off
+    "zero_coordinates": "keep",
+}
+
+
+FLAG_MEANING = {
+    "missing_created": "no creation time",
+    "unparseable_time": "a time that could not be parsed (treated as missing)",
+    "default_1900": "a 1900-01-01 placeholder stamp (treated as missing)",
+    "impossible_year": "a creation or resolution year before 1990 or after the cut-off year",
+    "duplicate_id": "a repeated request id (later copies)",
+    "created_after_cutoff": "created after the cut-off",
+    "close_before_create": "resolved before it was created",
+    "zero_duration": "resolved at the same second as created",
+    "date_only_stamp": "a creation or resolution stamp at exactly 00:00:00 (date only?)",
+    "close_on_open": "a close date on a request whose status is open / in progress",
+    "closed_without_date": "status resolved/closed but no resolution time",
+    "resolved_after_cutoff": "resolved after the cut-off (censored at the cut-off)",
+    "zero_coordinates": "latitude or longitude exactly 0",
+}
+
+
+@dataclass(frozen=True)
+class QualityPolicy:
+    """What the estimates do with each data-quality flag (see :data:`DEFAULT_ACTIONS`).
+
+    ``close_on_open``: "status" (default: the status wins, the request is open and censored at
+    the cut-off) or "date" (the close date wins, the request counts as resolved then).
+    """
+
+    actions: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ACTIONS))
+    close_on_open: str = "status"
+
+    def with_actions(self, **actions: str) -> QualityPolicy:
+        merged = dict(self.actions)
+        for k, v in actions.items():
+            if k not in FLAG_BITS:
+                raise OptionError(f"unknown quality flag {k!r}; known: {', '.join(FLAG_BITS)}")
+            if v not in ("keep", "exclude_durations", "exclude"):
+                raise OptionError(f"action for {k!r} must be keep, exclude_durations or exclude, not {v!r}")
+            merged[k] = v
+        return replace(self, actions=merged)
+
+    def mask(self, action: str) -> int:
+        return sum(FLAG_BITS[k] for k, v in self.actions.items() if v == action)
+
+
+def decode_flags(bits: pd.Series) -> pd.Series:
+    b = bits.to_numpy(dtype=np.int64)
+    out = np.full(len(b), "", dtype=object)
+    for name, bit in FLAG_BITS.items():
+        hit = (b & bit) != 0
+        if hit.any():
+            out[hit] = [f"{o};{name}" if o else name for o in out[hit]]
+    return pd.Series(out, index=bits.index, dtype="str")
+
+
+def _to_ns(s: pd.Series) -> np.ndarray:
+    """Times as int64 UTC nanoseconds (missing -> NAT)."""
+    if not pd.api.types.is_datetime64_any_dtype(s):
+        return np.full(len(s), NAT, dtype=np.int64)
+    # a view, not a copy: callers only read it (10 M stamps are 80 MB each)
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        return (s.array if s.dtype.unit == "ns" else s.dt.as_unit("ns").array).asi8
+    return s.to_numpy("datetime64[ns]").view("i8")
+
+
+def _tz_offset(utc_ns: np.ndarray, tz: str) -> int | None:
+    """The UTC offset of ``tz`` in ns if it is the same over the range of ``utc_ns`` (else None).
+
+    Probes 64 instants between the earliest and latest valid value, the ends included: a change
+    of offset (daylight saving time) inside the range shows up at a probe.
+    """
+    valid = utc_ns != NAT
+    if not valid.any():
+        return 0
+    v = utc_ns if valid.all() else utc_ns[valid]
+    lo, hi = v.min(), v.max()
+    probe = pd.DatetimeIndex(pd.to_datetime(np.linspace(lo, hi, 64).astype(np.int64), utc=True)).tz_convert(tz)
+    offsets = np.unique([t.utcoffset().total_seconds() for t in probe])
+    return int(offsets[0] * NS_PER_SECOND) if len(offsets) == 1 else None
+
+
+def _local_ns(utc_ns: np.ndarray, tz: str, offset: int | None = None) -> np.ndarray:
+    """UTC int64 ns -> local wall-clock int64 ns (NAT kept); ``offset``: known constant offset."""
+    valid = utc_ns != NAT
+    if not valid.any():
+        return utc_ns
+    if offset is None:
+        offset = _tz_offset(utc_ns, tz)
+    if offset is not None:
+        # the offset did not change in the range (e.g. China since 1991): add it
+        out = utc_ns + offset
+        return out if valid.all() else np.where(valid, out, NAT)
+    local = pd.DatetimeIndex(pd.to_datetime(np.where(valid, utc_ns, 0), utc=True)).tz_convert(tz).tz_localize(None)
+    return np.where(valid, local.as_unit("ns").asi8, NAT)
+
+
+def _equals(s: pd.Series, value: str) -> np.ndarray:
+    """Boolean mask ``s == value`` (fast on categoricals: compares codes)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = s.cat.categories
+        if value not in cats:
+            return np.zeros(len(s), dtype=bool)
+        return s.cat.codes.to_numpy() == cats.get_loc(value)
+    return (s == value).fillna(False).to_numpy(dtype=bool)
+
+
+def flag_requests(df: pd.DataFrame, cutoff: pd.Timestamp, timezone: str, duplicates: bool = True) -> pd.DataFrame:
+    """Add the data-quality flags that depend on the whole row and the cut-off to ``quality_flags``.
+
+    Never drops a row. ``duplicates``: flag second and later copies of a ``request_id``.
+    """
+    out = df.copy(deep=False)
+    flags = out["quality_flags"].to_numpy(dtype=np.int64).copy()
+    c = _to_ns(out["created_at"])
+    r = _to_ns(out["resolved_at"])
+    cutoff_ns = pd.Timestamp(cutoff).as_unit("ns").value
+    has_c, has_r = c != NAT, r != NAT
+    year_lo = pd.Timestamp("1990-01-01", tz="UTC").value
+    year_hi = pd.Timestamp(f"{pd.Timestamp(cutoff).year + 1}-01-01", tz="UTC").value
+    flags |= np.where(~has_c, FLAG_BITS["missing_created"], 0)
+    bad_year = (has_c & ((c < year_lo) | (c >= year_hi))) | (has_r & ((r < year_lo) | (r >= year_hi)))
+    flags |= np.where(bad_year, FLAG_BITS["impossible_year"], 0)
+    flags |= np.where(has_c & (c > cutoff_ns), FLAG_BITS["created_after_cutoff"], 0)
+    both = has_c & has_r
+    flags |= np.where(both & (r < c), FLAG_BITS["close_before_create"], 0)
+    flags |= np.where(both & (r == c), FLAG_BITS["zero_duration"], 0)
+    flags |= np.where(has_r & (r > cutoff_ns), FLAG_BITS["resolved_after_cutoff"], 0)
+    lc, lr = _local_ns(c, timezone), _local_ns(r, timezone)
+    midnight = (has_c & (lc % NS_PER_DAY == 0)) | (has_r & (lr % NS_PER_DAY == 0))
+    flags |= np.where(midnight, FLAG_BITS["date_only_stamp"], 0)
+    st = out["status"]
+    open_status = _equals(st, "open") | _equals(st, "in_progress")
+    closed_status = _equals(st, "resolved") | _equals(st, "closed")
+    cl = _to_ns(out["closed_at"])
+    flags |= np.where(open_status & (has_r | (cl != NAT)), FLAG_BITS["close_on_open"], 0)
+    flags |= np.where(closed_status & ~has_r, FLAG_BITS["closed_without_date"], 0)
+    if duplicates and "request_id" in out.columns:
+        dup = out["request_id"].duplicated(keep="first").to_numpy()
+        flags |= np.where(dup, FLAG_BITS["duplicate_id"], 0)
+    out["quality_flags"] = flags
+    return out
+
+
+def _quality_from_counts(counts: pd.DataFrame, excluded: dict, policy: QualityPolicy) -> pd.DataFrame:
+    total = int(counts["n"].sum() + excluded.get("excluded", 0))
+    rows = []
+    for name in FLAG_BITS:
+        k = int(counts[f"flag_{name}"].sum()) + int(excluded.get(f"flag_{name}", 0))
+        action = policy.actions.get(name, "keep")
+        if name == "close_on_open":
+            action = "treated as open, censored at the cut-off" if policy.close_on_open == "status" else "treated as resolved at the close date"
+        rows.append({"flag": name, "requests": k, "share": k / total if total else np.nan, "meaning": FLAG_MEANING[name], "action": action})
+    return pd.DataFrame(rows)

@@ -1,0 +1,164 @@
+"""The resident survey of a dataset: its waves, its outcome indicators, and the planted truth.
+
+:func:`survey_wave` turns the ``survey`` table of one wave into a design
+(:class:`~evaluation.survey.design.SurveyData`) with the satisfaction index; :func:`survey_indicators`
+gives the outcome indicators (:data:`OUTCOME_INDICATORS`) at any level. On synthetic data the
+finite-population truth is known, and :func:`compare_with_truth` and :func:`truth_comparison` set the
+estimates beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from evaluation.dataset.units import UnitTree
+from evaluation.errors import MissingInputError, OptionError
+from evaluation.survey.design import SurveyData, SurveyDesign, SurveyEstimate
+from evaluation.survey.scales import Codebook, scale_index
+
+#: Survey outcome indicators: id -> (statistic, item or construct). ``out.resident_satisfaction``
+#: is the design-based mean of the satisfaction index (mean of the reverse-coded items of the
+#: codebook construct ``satisfaction``, 1-5 scale); the share top-two-box of ``sat_overall`` is
+#: available as ``SurveyData.proportion`` on :func:`evaluation.scales.top_two_box`.
+OUTCOME_INDICATORS = {
+    "out.resident_satisfaction": ("index", "satisfaction"),
+    "out.trust_party_org": ("mean", "trust_party_org"),
+    "out.perceived_improvement": ("mean", "perceived_improvement"),
+}
+
+LEVEL_COLUMNS = {"district": None, "street": "stratum", "community": "community_id", "compound": "compound_id"}
+
+
+def survey_wave(ds, wave: int, *, with_index: bool = True) -> SurveyData:
+    """The survey of one wave of a dataset (``load_dataset``), with its design and the satisfaction index.
+
+    Adds ``satisfaction_index`` (see :data:`OUTCOME_INDICATORS`) and ``compound_type`` (from
+    ``compounds``) as columns. The respondent id is a design column only (second-stage unit) and
+    never reaches an output.
+    """
+    tables = ds.tables if hasattr(ds, "tables") else ds
+    if "survey" not in tables:
+        raise MissingInputError("the dataset has no survey table")
+    s = tables["survey"]
+    s = s[pd.to_numeric(s["wave"]) == int(wave)]
+    if s.empty:
+        waves = sorted(pd.to_numeric(tables["survey"]["wave"]).dropna().unique().tolist())
+        raise MissingInputError(f"table survey: no respondents in wave {wave}; waves present: {waves}")
+    s = s.copy()
+    if with_index and "survey_codebook" in tables:
+        s["satisfaction_index"] = scale_index(s, Codebook(tables["survey_codebook"]), "satisfaction")
+    if "compounds" in tables and "compound_id" in s:
+        ctype = tables["compounds"].set_index("compound_id")["compound_type"]
+        s["compound_type"] = s["compound_id"].map(ctype)
+    has_two_stages = "fpc2" in s and s["fpc2"].notna().all()
+    design = SurveyDesign.zhangwan() if has_two_stages else SurveyDesign()
+    return SurveyData(s.reset_index(drop=True), design, period=str(wave))
+
+
+def district_label(tables) -> str:
+    """The district's unit id (the ``unit_id`` of district-level rows), ``"all"`` without one district."""
+    if "units" not in tables:
+        return "all"
+    return UnitTree.from_tables(tables["units"]).district_label
+
+
+def survey_indicators(ds, wave: int, level: str = "district") -> SurveyEstimate:
+    """The survey outcome indicators (:data:`OUTCOME_INDICATORS`) of one wave at one level.
+
+    Returns the tidy table with design-based 95 % intervals, respondents ``n`` and the
+    ``few_respondents``/``high_cv`` flags. For communities, put the Fay-Herriot estimates
+    (:func:`evaluation.small_area.fay_herriot`) beside these.
+    """
+    if level not in LEVEL_COLUMNS:
+        raise OptionError(f"level {level!r} unknown; use one of {', '.join(LEVEL_COLUMNS)}")
+    tables = ds.tables if hasattr(ds, "tables") else ds
+    sd = survey_wave(ds, wave)
+    by = LEVEL_COLUMNS[level]
+    parts = []
+    for ind, (_, item) in OUTCOME_INDICATORS.items():
+        col = "satisfaction_index" if item == "satisfaction" else item
+        parts.append(sd.mean(col, by=by, indicator=ind, unit_id=district_label(tables), level=level))
+    table = pd.concat([p.table for p in parts], ignore_index=True)
+    return SurveyEstimate(table=table, title=f"Resident-survey outcomes, {level}, {wave}", method=parts[0].method,
+                          notes=parts[0].notes + ["out.resident_satisfaction: mean of the satisfaction index (1-5)."])
+
+
+
+
+def compare_with_truth(table: pd.DataFrame, truth: Mapping[str, float]) -> pd.DataFrame:
+    """Copy of a tidy estimate table with the true value per unit, the error and interval coverage.
+
+    Only possible on synthetic data, where the finite-population values are known
+    (``truth.json``). Adds ``true_value`` (``truth[unit_id]``, missing where unknown),
+    ``error`` (``value - true_value``) and ``covered`` (``ci_low <= true_value <= ci_high``;
+    missing where the truth or an interval limit is missing).
+    """
+    out = table.copy()
+    true = out["unit_id"].astype("str").map({str(k): float(v) for k, v in truth.items()}).astype("float64")
+    out["true_value"] = true
+    out["error"] = out["value"].astype("float64") - true
+    known = true.notna() & out["ci_low"].notna() & out["ci_high"].notna()
+    covered = (out["ci_low"] <= true) & (true <= out["ci_high"])
+    out["covered"] = pd.array(np.where(known, covered, pd.NA), dtype="boolean")
+    return out
+
+
+def truth_comparison(surveys: Mapping[int, SurveyData], items: Sequence[str],
+                     truth: Mapping[str, Mapping[str, Mapping[str, float]]], *, by: str | None = "stratum",
+                     unit_id: str = "all") -> pd.DataFrame:
+    """Design-based means of ``items`` in every wave beside the planted truth.
+
+    Parameters
+    ----------
+    surveys
+        Wave -> survey of that wave (:func:`survey_wave`).
+    items
+        Columns to estimate (means).
+    truth
+        ``truth[item][wave][unit_id]``: the finite-population means (``truth.json`` ->
+        ``survey.population_means``).
+    by, unit_id
+        Domain column (``None`` for the whole survey, labelled ``unit_id``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per wave, item and unit: the tidy columns of :meth:`SurveyData.mean` plus
+        ``item``, ``wave`` and those of :func:`compare_with_truth`.
+    """
+    parts = []
+    for wave, sd in surveys.items():
+        for item in items:
+            t = sd.mean(item, by=by, unit_id=unit_id).table
+            t = compare_with_truth(t, truth[item][str(wave)])
+            parts.append(t.assign(item=item, wave=int(wave)))
+    return pd.concat(parts, ignore_index=True)
+
+
+def community_covariates(tables, year: int, fieldwork_month_day: str = "10-15") -> pd.DataFrame:
+    """Registry covariates per community for small-area models of one survey wave.
+
+    ``red_property_share``: households in compounds with red property (milestone
+    ``red_property``) adopted before the fieldwork date of the wave, over all households of the
+    community's compounds (table ``compounds``, ``compound_milestones``); ``staff_fill``: hired
+    community workers over the quota (table ``staffing``, same year). Communities without
+    compounds get share 0.
+    """
+    comps = tables["compounds"]
+    ms = tables["compound_milestones"]
+    cutoff = pd.Timestamp(f"{int(year)}-{fieldwork_month_day}")
+    red = ms[(ms["milestone"] == "red_property") & (pd.to_datetime(ms["date"]) <= cutoff)]["compound_id"]
+    hh = pd.to_numeric(comps["households"]).astype("float64")
+    has_red = comps["compound_id"].isin(set(red)).astype("float64")
+    share = (hh * has_red).groupby(comps["community_id"]).sum() / hh.groupby(comps["community_id"]).sum()
+    st = tables["staffing"]
+    st = st[pd.to_numeric(st["year"]) == int(year)]
+    if st.empty:
+        raise MissingInputError(f"table staffing: no rows for year {year}")
+    fill = (pd.to_numeric(st["hired"]).astype("float64") / pd.to_numeric(st["quota"]).astype("float64")).to_numpy()
+    out = pd.DataFrame({"unit_id": st["community_id"].astype("str").to_numpy(), "staff_fill": fill})
+    out["red_property_share"] = out["unit_id"].map(share).fillna(0.0).astype("float64")
+    return out[["unit_id", "red_property_share", "staff_fill"]].reset_index(drop=True)

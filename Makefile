@@ -15,7 +15,7 @@ SYSPKGS := fonts-wqy-microhei chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,dask]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,dask,docs]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (governance-evaluation)" >/dev/null
 	touch $(STAMP)
 

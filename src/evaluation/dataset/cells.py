@@ -19,12 +19,15 @@ reports with its file row.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from evaluation.dataset import schema
+from evaluation.dataset.values import describe, map_values
 
 _TRUE = ("true", "t", "yes", "y", "1", "1.0", "是", "有", "√", "对")
 _FALSE = ("false", "f", "no", "n", "0", "0.0", "否", "无", "×", "错")
@@ -59,7 +62,8 @@ def _as_text(raw: pd.Series) -> pd.Series:
     return raw.astype("str").str.strip().where(raw.notna(), None).astype("str")
 
 
-def parse_column(raw: pd.Series, ftype: str, timezone: str = schema.DEFAULT_TZ) -> tuple[pd.Series, np.ndarray]:
+def parse_column(raw: pd.Series, ftype: str, timezone: str = schema.DEFAULT_TZ,
+                 date_order: str | None = None) -> tuple[pd.Series, np.ndarray]:
     """Type one column; return the typed column and a mask of cells that did not parse.
 
     Parameters
@@ -71,6 +75,9 @@ def parse_column(raw: pd.Series, ftype: str, timezone: str = schema.DEFAULT_TZ) 
         ``datetime`` or ``year``.
     timezone
         IANA name of the dataset timezone for ``datetime`` columns.
+    date_order
+        ``"DMY"`` or ``"MDY"`` for dates written with the year last (05/01/2020); default: the
+        cells decide, and a column where they cannot is refused (``typed.attrs["problem"]``).
 
     Returns
     -------
@@ -117,10 +124,12 @@ def parse_column(raw: pd.Series, ftype: str, timezone: str = schema.DEFAULT_TZ) 
         out[~found] = pd.NA
         return pd.Series(out, index=raw.index, name=raw.name), present & ~found
     if ftype == "date":
-        ts, bad = _parse_times(raw, timezone, aware=False)
-        return ts.dt.normalize(), bad
+        ts, bad = _parse_times(raw, timezone, aware=False, date_order=date_order)
+        day = ts.dt.normalize()
+        day.attrs = dict(ts.attrs)
+        return day, bad
     if ftype == "datetime":
-        return _parse_times(raw, timezone, aware=True)
+        return _parse_times(raw, timezone, aware=True, date_order=date_order)
     raise ValueError(f"unknown Table Schema type {ftype!r}")
 
 
@@ -130,7 +139,42 @@ def _empty(n: int, ftype: str, tz: str, index) -> pd.Series:
     return pd.Series(pd.array([None] * n, dtype=dtype), index=index)
 
 
-def _parse_times(raw: pd.Series, tz: str, aware: bool) -> tuple[pd.Series, np.ndarray]:
+#: day and month written as numbers with the year last: 05/01/2020, 5.1.2020, 05-01-2020 14:30
+_DAY_MONTH = r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})(.*)$"
+#: year first with slashes or dots: 2020/3/1, 2020.3.1 (never ambiguous)
+_YEAR_FIRST = r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})(.*)$"
+#: a year, or a year and a month, alone: a truncated date, not a date
+_TRUNCATED = r"^\d{4}(-\d{1,2})?$"
+DATE_ORDERS = ("YMD", "DMY", "MDY")
+
+
+def _day_month_order(text: pd.Series, date_order: str | None) -> tuple[pd.Series, str | None]:
+    """Cells written day/month/year or month/day/year rewritten as ISO dates, in one order for the column.
+
+    The order is ``date_order`` when given; otherwise the cells decide it (a first field above 12
+    means day first, a second field above 12 month first). When no cell decides, or cells decide
+    both ways, nothing is rewritten and the problem is returned.
+    """
+    parts = text.str.extract(_DAY_MONTH)
+    has = parts[0].notna()
+    if not has.any():
+        return text, None
+    a, b = pd.to_numeric(parts[0]), pd.to_numeric(parts[1])
+    if date_order is None:
+        day_first, month_first = bool((a[has] > 12).any()), bool((b[has] > 12).any())
+        if day_first == month_first:
+            why = ("both day-first (13/01) and month-first (01/13) dates" if day_first else
+                   "dates such as 05/01/2020 whose day and month cannot be told apart")
+            return text, f"{why}; give --date-order DMY or MDY (one order for the whole column)"
+        date_order = "DMY" if day_first else "MDY"
+    if date_order == "YMD":
+        return text, "dates written with the year last; --date-order YMD does not fit, give DMY or MDY"
+    day, month = (parts[0], parts[1]) if date_order == "DMY" else (parts[1], parts[0])
+    iso = parts[2] + "-" + month.str.zfill(2) + "-" + day.str.zfill(2) + parts[3].fillna("")
+    return text.where(~has, iso), None
+
+
+def _parse_times(raw: pd.Series, tz: str, aware: bool, date_order: str | None = None) -> tuple[pd.Series, np.ndarray]:
     present = raw.notna().to_numpy()
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
         ts = raw.dt.tz_convert(tz)
@@ -161,9 +205,18 @@ def _parse_times(raw: pd.Series, tz: str, aware: bool) -> tuple[pd.Series, np.nd
             withoff = pd.to_datetime(text.where(has_offset), format="ISO8601", errors="coerce", utc=True)
             local = withoff.dt.tz_convert(tz).dt.tz_localize(None).astype("datetime64[ns]")
             out = out.where(~has_offset, local)
+    truncated = np.asarray(pc.fill_null(pc.match_substring_regex(arr, _TRUNCATED), False), dtype=bool)
+    if truncated.any():  # pandas reads 2020-03 as 1 March: a truncated date is not a date
+        out = out.copy()
+        out[truncated] = pd.NaT
     bad = present & out.isna().to_numpy()
-    if bad.any():  # slow path only for the few cells ISO 8601 did not read (2020.3.1, 3/1/2020)
-        retry = pd.to_datetime(text[bad], format="mixed", errors="coerce")
+    problem = "a truncated date (year or year and month only)" if truncated.any() else None
+    if bad.any():  # slow path only for the cells ISO 8601 did not read (2020.3.1, 05/01/2020)
+        retry_text = text[bad & ~truncated].str.replace(_YEAR_FIRST, r"\1-\2-\3\4", regex=True)
+        retry_text, order_problem = _day_month_order(retry_text, date_order)
+        problem = order_problem or problem
+        retry = pd.to_datetime(retry_text, format="ISO8601", errors="coerce")
+        bad = bad & ~truncated
         retry = _in_ns_range(retry)
         if aware:
             if getattr(retry.dt, "tz", None) is None:
@@ -178,6 +231,8 @@ def _parse_times(raw: pd.Series, tz: str, aware: bool) -> tuple[pd.Series, np.nd
         out = out.copy()
         out[bad] = retry
         bad = present & out.isna().to_numpy()
+    if problem is not None and bad.any():
+        out.attrs["problem"] = problem
     return out, bad
 
 
@@ -198,19 +253,32 @@ def type_table(
     timezone: str = schema.DEFAULT_TZ,
     likert_items: list[str] | None = None,
     date_order: str | None = None,
+    value_aliases: Mapping[str, Mapping[str, str]] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Type a raw table by its schema; return the typed frame and, per column, the unparsable cells.
 
-    Columns not in the schema are kept as they are, except survey items named in
-    ``likert_items``, which become ``Float64``. ``attrs`` (source, row numbers) are kept.
+    Enumerated columns are mapped to the codes of the data model through the value aliases
+    (:mod:`evaluation.dataset.values`: 社区 -> community, 满意 -> satisfied); what was mapped is in
+    ``attrs["value_mappings"]``, and problems of a whole column (a date order that cannot be told)
+    in ``attrs["column_problems"]``. Columns not in the schema are kept as they are, except survey
+    items named in ``likert_items``, which become ``Float64``. ``attrs`` (source, row numbers) are
+    kept.
     """
     ts = schema.table_schema(table)
     cols: dict[str, pd.Series] = {}
     bad: dict[str, np.ndarray] = {}
+    mapped: list[str] = []
+    problems: dict[str, str] = {}
     items = set(likert_items or ())
     for col in raw.columns:
         if col in ts.columns:
-            typed, b = parse_column(raw[col], ts.field(col).type, timezone)
+            f = ts.field(col)
+            typed, b = parse_column(raw[col], f.type, timezone, date_order)
+            if "problem" in typed.attrs:
+                problems[col] = typed.attrs["problem"]
+            if f.enum is not None and f.type == "string":
+                typed, made = map_values(typed, table, col, value_aliases)
+                mapped += describe(table, col, made)
         elif col in items:
             typed, b = parse_column(raw[col], "number", timezone)
             typed = typed.astype("Float64")
@@ -222,4 +290,6 @@ def type_table(
             bad[col] = b
     out = pd.DataFrame(cols, index=raw.index)
     out.attrs = dict(raw.attrs)
+    out.attrs["value_mappings"] = mapped
+    out.attrs["column_problems"] = problems
     return out, bad

@@ -18,6 +18,8 @@ from evaluation.dataset import schema
 from evaluation.dataset.cells import type_table
 
 PROBLEM_COLUMNS = ("table", "row", "column", "value", "problem", "severity")
+#: a survey weight more than this many times the median of its stratum is taken for a typing error
+EXTREME_WEIGHT = 50.0
 
 #: Date columns that may legitimately lie after the cut-off (a posting's planned end): warning.
 FUTURE_ALLOWED = {("postings", "end")}
@@ -95,7 +97,12 @@ def _check_cells(t: _Table, ts: schema.TableSchema, bad: dict[str, np.ndarray], 
             kind = {"integer": "a whole number", "year": "a year", "number": "a number",
                     "boolean": "true/false (是/否)", "date": "a date (YYYY-MM-DD)",
                     "datetime": "a date-time (YYYY-MM-DD HH:MM[:SS][+08:00])"}[f.type]
-            out.add(t.name, t.rows[b], f.name, raw[b], f"not {kind}")
+            problem = t.typed.attrs.get("column_problems", {}).get(f.name)
+            out.add(t.name, t.rows[b], f.name, raw[b], f"not {kind}" + (f": {problem}" if problem else ""))
+        if f.type == "number":
+            inf = np.isinf(typed.to_numpy(dtype="float64", na_value=np.nan))
+            if inf.any():
+                out.add(t.name, t.rows[inf], f.name, raw[inf], "not a finite number")
         missing = typed.isna().to_numpy() & (~b if b is not None else True)
         if f.required and missing.any():
             out.add(t.name, t.rows[missing], f.name, None, "required value is missing")
@@ -148,9 +155,10 @@ def _check_structure(t: _Table, ts: schema.TableSchema, items: list[str], out: P
             out.add(t.name, None, str(col), None, f"unknown column ({hint}); it is kept but not checked", "warning")
 
 
-def _check_table(raw: pd.DataFrame, table: str, tz: str, items: list[str], out: Problems) -> _Table:
+def _check_table(raw: pd.DataFrame, table: str, tz: str, items: list[str], out: Problems,
+                 date_order: str | None = None, value_aliases=None) -> _Table:
     ts = schema.table_schema(table)
-    typed, bad = type_table(raw, table, tz, items if ts.open_columns else None)
+    typed, bad = type_table(raw, table, tz, items if ts.open_columns else None, date_order, value_aliases)
     rows = np.asarray(raw.attrs.get("row_numbers", range(1, len(raw) + 1)), dtype="int64")
     t = _Table(table, raw, typed, rows)
     _check_structure(t, ts, items, out)
@@ -309,6 +317,13 @@ def _check_survey(sv: _Table, cb: _Table | None, out: Problems) -> None:
     if "weight" in d:
         wrong = (d["weight"] <= 0).fillna(False).to_numpy(dtype=bool)
         out.add("survey", sv.rows[wrong], "weight", sv.show("weight", wrong), "weight must be greater than 0")
+        by = [c for c in ("wave", "stratum") if c in d]
+        w = d["weight"].astype("float64")
+        med = w.groupby([d[c] for c in by], dropna=False).transform("median") if by else pd.Series(w.median(), index=w.index)
+        wrong = (w > EXTREME_WEIGHT * med).fillna(False).to_numpy(dtype=bool)
+        msg = [f"weight {x:g} is more than {EXTREME_WEIGHT:g} times the median weight ({m:g}) of its stratum: a typing error?"
+               for x, m in zip(w[wrong], med[wrong])]
+        out.add("survey", sv.rows[wrong], "weight", sv.show("weight", wrong), msg)
     if {"fpc", "stratum", "psu"} <= set(d):
         by = ["wave", "stratum"] if "wave" in d else ["stratum"]
         sampled = d.groupby(by, dropna=False, sort=False)["psu"].transform("nunique")

@@ -27,6 +27,7 @@ import pandas as pd
 from evaluation.dataset import schema
 from evaluation.dataset.cells import type_table
 from evaluation.dataset.read import READABLE, read_table
+from evaluation.dataset.values import FOLDER_FILE, read_aliases_file
 from evaluation.errors import DataError, MissingInputError
 
 
@@ -141,7 +142,7 @@ class Dataset(Mapping):
                  timezone: str = schema.DEFAULT_TZ, cutoff: pd.Timestamp | None = None, *,
                  tables: Mapping[str, pd.DataFrame] | None = None, pii: str = "refuse", salt: str | None = None,
                  cutoff_source: str = "declared in datapackage.json", warnings: Iterable[str] = (),
-                 date_order: str | None = None):
+                 date_order: str | None = None, value_aliases: Mapping[str, Mapping[str, str]] | None = None):
         self.path = Path(path)
         self.files = dict(files)
         self.meta = dict(meta or {})
@@ -149,6 +150,9 @@ class Dataset(Mapping):
         self.cutoff = cutoff
         self.cutoff_source = cutoff_source if cutoff is not None else "none declared"
         self.pii, self.salt, self.date_order = pii, salt, date_order
+        self.value_aliases = dict(value_aliases or {})
+        #: what typing mapped, by table: ``requests.rating: 满意 -> satisfied (233)``
+        self.value_mappings: dict[str, list[str]] = {}
         self.warnings = list(warnings)
         self._tables: dict[str, pd.DataFrame] = dict(tables or {})
         self._raw: dict[str, pd.DataFrame] = {}
@@ -211,12 +215,20 @@ class Dataset(Mapping):
                                          salt=self.salt)
         return self._raw[name]
 
+    def adopt(self, name: str, typed: pd.DataFrame) -> None:
+        """Keep ``typed`` as the table ``name`` (validation typed it already), unless it was read."""
+        if name not in self._tables:
+            self._tables[name] = typed
+            self.value_mappings[name] = typed.attrs.get("value_mappings", [])
+
     def _load(self, name: str) -> pd.DataFrame:
         raw = self.raw(name)
         if name not in schema.TABLES:
             return raw
         items = likert_items(self.raw("survey_codebook")) if name == "survey" and "survey_codebook" in self.files else None
-        typed, _ = type_table(raw, name, self.timezone, items, date_order=self.date_order)
+        typed, _ = type_table(raw, name, self.timezone, items, date_order=self.date_order,
+                              value_aliases=self.value_aliases)
+        self.value_mappings[name] = typed.attrs.get("value_mappings", [])
         return typed
 
     # -- computations kept on the dataset ---------------------------------------------------------
@@ -252,6 +264,7 @@ def load_dataset(
     pii: str = "refuse",
     salt: str | None = None,
     date_order: str | None = None,
+    value_aliases: str | os.PathLike | None = None,
 ) -> Dataset:
     """Open a dataset folder; tables are read and typed when first used.
 
@@ -274,6 +287,9 @@ def load_dataset(
     date_order
         ``"YMD"``, ``"DMY"`` or ``"MDY"``: how to read dates written with the day and month as
         numbers (``05/01/2020``); default: refuse a column where the order is ambiguous.
+    value_aliases
+        A YAML file of the district's own spellings of enumerated values (``rating: {很满意:
+        satisfied}``), added to the built-in ones; a ``value_aliases.yaml`` in the folder is read too.
 
     Returns
     -------
@@ -286,8 +302,14 @@ def load_dataset(
         cut, how = parse_cutoff(cutoff, tz, "--cutoff"), "given"
     else:
         cut, how = parse_cutoff(meta.get("cutoff"), tz, str(root / "datapackage.json")), "declared in datapackage.json"
+    aliases: dict[str, dict[str, str]] = {}
+    for f in (root / FOLDER_FILE, value_aliases):
+        if f is not None and Path(f).is_file():
+            aliases.update(read_aliases_file(f))
+        elif f is not None and f != root / FOLDER_FILE:
+            raise MissingInputError(f"{f}: no such value-alias file")
     ds = Dataset(root, files, meta, tz, cut, pii=pii, salt=salt, cutoff_source=how, warnings=warnings,
-                 date_order=date_order)
+                 date_order=date_order, value_aliases=aliases)
     for name in tables or ():
         if name in ds:
             ds[name]

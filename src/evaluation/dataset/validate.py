@@ -248,7 +248,8 @@ def validate(ds: Dataset, tables: Iterable[str] | None = None) -> ValidationRepo
         if name == "survey" and "survey_codebook" in ds:
             cb = _raw(ds, "survey_codebook", Problems())
             items = [str(x).strip() for x in cb["item"].dropna()] if cb is not None and "item" in cb else []
-        checked[name] = _check_table(raw, name, ds.timezone, items, out)
+        checked[name] = _check_table(raw, name, ds.timezone, items, out, ds.date_order, ds.value_aliases)
+        ds.adopt(name, checked[name].typed)  # typed once: the computation reuses it
     _check_foreign_keys(checked, out)
     _check_rules(checked, out)
     if ds.cutoff is not None:
@@ -298,7 +299,7 @@ def validate_table(data, table: str, timezone: str = schema.DEFAULT_TZ, cutoff=N
         except (LoadError, OSError) as exc:
             out.add(table, None, None, None, str(exc))
             return ValidationReport(out.frame(), label)
-    t = _check_table(raw, table, timezone, [], out)
+    t = _check_table(raw, table, timezone, [], out, date_order)
     tables = {table: t}
     _check_foreign_keys(tables, out)
     _check_rules(tables, out)

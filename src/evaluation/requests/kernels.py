@@ -238,3 +238,51 @@ def count_runs(keys, key_bins, cell, bins, events, censored, rows_per_cell):
     if j >= 0:
         events[j] = n_ev
         censored[j] = n_ce
+
+
+@jit
+def repeated_hashes(h, out):
+    """Mark in ``out`` every row whose 64-bit hash occurs more than once; True when there is one.
+
+    An open-addressing table of about 1.5 times as many slots as rows (linear probing, the hash
+    multiplied by the golden ratio picks the slot) counts each hash in one pass; a second pass,
+    only when some hash repeats, marks its rows. Hash 0 stands for 1 (0 marks an empty slot).
+    """
+    n = len(h)
+    bits = 1
+    while (1 << bits) < n + n // 2:
+        bits += 1
+    size = 1 << bits
+    mask = size - 1
+    shift = np.uint64(64 - bits)
+    golden = np.uint64(0x9E3779B97F4A7C15)
+    table = np.zeros(size, np.uint64)
+    seen_twice = np.zeros(size, np.bool_)
+    repeated = False
+    for i in range(n):
+        x = h[i]
+        if x == 0:
+            x = np.uint64(1)
+        j = np.int64((x * golden) >> shift)
+        while True:
+            t = table[j]
+            if t == 0:
+                table[j] = x
+                break
+            if t == x:
+                seen_twice[j] = True
+                repeated = True
+                break
+            j = (j + 1) & mask
+    if not repeated:
+        return False
+    for i in range(n):
+        x = h[i]
+        if x == 0:
+            x = np.uint64(1)
+        j = np.int64((x * golden) >> shift)
+        while table[j] != x:
+            j = (j + 1) & mask
+        if seen_twice[j]:
+            out[i] = True
+    return True

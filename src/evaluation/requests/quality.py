@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+import polars as pl
+import pyarrow as pa
 
 from evaluation.errors import OptionError
 from evaluation.requests.durations import NS_PER_DAY, NS_PER_SECOND
@@ -39,7 +41,16 @@ FLAG_BITS = {
     "closed_without_date": 1 << 10,
     "resolved_after_cutoff": 1 << 11,
     "zero_coordinates": 1 << 12,
+    "duplicate_key": 1 << 13,
+    "conflicting_key": 1 << 14,
+    "truncated_time": 1 << 15,
 }
+
+#: stamps before this year are placeholders or typos, never requests (1990: before any hotline)
+FIRST_PLAUSIBLE_YEAR = 1990
+#: stamps from this year on are typos (2099-...), never requests; a stamp after the cut-off but
+#: before it is simply one that had not happened yet at the cut-off
+LAST_PLAUSIBLE_YEAR = 2100
 
 #: What each flag does to the estimates by default: "keep" (used as is), "exclude_durations"
 #: (counted in volume and rates, left out of Kaplan-Meier), "exclude" (left out of everything,
@@ -58,6 +69,9 @@ DEFAULT_ACTIONS = {
     "closed_without_date": "exclude_durations",
     "resolved_after_cutoff": "keep",  # right-censored at the cut-off
     "zero_coordinates": "keep",
+    "duplicate_key": "keep",  # the copies agree, or only one has a value: that value is used
+    "conflicting_key": "exclude_durations",  # the copies disagree: the field is missing
+    "truncated_time": "keep",  # the stamp is missing; the request is kept
 }
 
 
@@ -65,7 +79,7 @@ FLAG_MEANING = {
     "missing_created": "no creation time",
     "unparseable_time": "a time that could not be parsed (treated as missing)",
     "default_1900": "a 1900-01-01 placeholder stamp (treated as missing)",
-    "impossible_year": "a creation or resolution year before 1990 or after the cut-off year",
+    "impossible_year": f"a creation or resolution year before {FIRST_PLAUSIBLE_YEAR} or from {LAST_PLAUSIBLE_YEAR} on",
     "duplicate_id": "a repeated request id (later copies)",
     "created_after_cutoff": "created after the cut-off",
     "close_before_create": "resolved before it was created",
@@ -75,6 +89,9 @@ FLAG_MEANING = {
     "closed_without_date": "status resolved/closed but no resolution time",
     "resolved_after_cutoff": "resolved after the cut-off (censored at the cut-off)",
     "zero_coordinates": "latitude or longitude exactly 0",
+    "duplicate_key": "a key repeated inside a JSON record (copies agree, or one has a value)",
+    "conflicting_key": "a key repeated inside a JSON record with different values (set to missing)",
+    "truncated_time": "a truncated stamp such as 2020-03 or 2020-03-05 1 (treated as missing)",
 }
 
 
@@ -167,7 +184,11 @@ def _equals(s: pd.Series, value: str) -> np.ndarray:
 def flag_requests(df: pd.DataFrame, cutoff: pd.Timestamp, timezone: str, duplicates: bool = True) -> pd.DataFrame:
     """Add the data-quality flags that depend on the whole row and the cut-off to ``quality_flags``.
 
-    Never drops a row. ``duplicates``: flag second and later copies of a ``request_id``.
+    Never drops a row; the :class:`QualityPolicy` decides what each flag does. A stamp after the
+    cut-off has not happened yet at the cut-off: a creation after it is ``created_after_cutoff``,
+    a resolution after it ``resolved_after_cutoff`` (the request is censored at the cut-off),
+    whatever the year. ``duplicates``: flag second and later copies of a ``request_id``
+    (:func:`later_copies`: one hash pass).
     """
     out = df.copy(deep=False)
     flags = out["quality_flags"].to_numpy(dtype=np.int64).copy()
@@ -175,29 +196,64 @@ def flag_requests(df: pd.DataFrame, cutoff: pd.Timestamp, timezone: str, duplica
     r = _to_ns(out["resolved_at"])
     cutoff_ns = pd.Timestamp(cutoff).as_unit("ns").value
     has_c, has_r = c != NAT, r != NAT
-    year_lo = pd.Timestamp("1990-01-01", tz="UTC").value
-    year_hi = pd.Timestamp(f"{pd.Timestamp(cutoff).year + 1}-01-01", tz="UTC").value
-    flags |= np.where(~has_c, FLAG_BITS["missing_created"], 0)
-    bad_year = (has_c & ((c < year_lo) | (c >= year_hi))) | (has_r & ((r < year_lo) | (r >= year_hi)))
-    flags |= np.where(bad_year, FLAG_BITS["impossible_year"], 0)
-    flags |= np.where(has_c & (c > cutoff_ns), FLAG_BITS["created_after_cutoff"], 0)
+    lo = pd.Timestamp(f"{FIRST_PLAUSIBLE_YEAR}-01-01", tz="UTC").value
+    hi = pd.Timestamp(f"{LAST_PLAUSIBLE_YEAR}-01-01", tz="UTC").value
+
+    def mark(mask: np.ndarray, name: str) -> None:
+        flags[mask] |= FLAG_BITS[name]
+
+    mark(~has_c, "missing_created")
+    mark((has_c & ((c < lo) | (c >= hi))) | (has_r & ((r < lo) | (r >= hi))), "impossible_year")
+    mark(has_c & (c > cutoff_ns), "created_after_cutoff")
     both = has_c & has_r
-    flags |= np.where(both & (r < c), FLAG_BITS["close_before_create"], 0)
-    flags |= np.where(both & (r == c), FLAG_BITS["zero_duration"], 0)
-    flags |= np.where(has_r & (r > cutoff_ns), FLAG_BITS["resolved_after_cutoff"], 0)
+    mark(both & (r < c), "close_before_create")
+    mark(both & (r == c), "zero_duration")
+    mark(has_r & (r > cutoff_ns), "resolved_after_cutoff")
     lc, lr = _local_ns(c, timezone), _local_ns(r, timezone)
-    midnight = (has_c & (lc % NS_PER_DAY == 0)) | (has_r & (lr % NS_PER_DAY == 0))
-    flags |= np.where(midnight, FLAG_BITS["date_only_stamp"], 0)
+    mark((has_c & (lc % NS_PER_DAY == 0)) | (has_r & (lr % NS_PER_DAY == 0)), "date_only_stamp")
     st = out["status"]
     open_status = _equals(st, "open") | _equals(st, "in_progress")
     closed_status = _equals(st, "resolved") | _equals(st, "closed")
     cl = _to_ns(out["closed_at"])
-    flags |= np.where(open_status & (has_r | (cl != NAT)), FLAG_BITS["close_on_open"], 0)
-    flags |= np.where(closed_status & ~has_r, FLAG_BITS["closed_without_date"], 0)
+    mark(open_status & (has_r | (cl != NAT)), "close_on_open")
+    mark(closed_status & ~has_r, "closed_without_date")
     if duplicates and "request_id" in out.columns:
-        dup = out["request_id"].duplicated(keep="first").to_numpy()
-        flags |= np.where(dup, FLAG_BITS["duplicate_id"], 0)
+        mark(later_copies(out["request_id"]), "duplicate_id")
     out["quality_flags"] = flags
+    return out
+
+
+def id_hashes(ids) -> np.ndarray:
+    """64-bit hashes of request ids (Polars' multi-threaded string hash; missing ids hash alike)."""
+    if isinstance(ids, pd.Series):
+        if isinstance(ids.dtype, pd.CategoricalDtype) or ids.dtype != "str":
+            ids = ids.astype("str")
+        arr = pa.array(ids.array)
+    else:
+        arr = ids
+    return pl.from_arrow(arr).hash(seed=0).to_numpy()
+
+
+def later_copies(ids: pd.Series) -> np.ndarray:
+    """True for every second and later copy of an id (the first copy is kept), exactly.
+
+    One hash pass: each id is hashed once (:func:`id_hashes`) and the hashes go through an
+    open-addressing table in a compiled loop (:func:`evaluation.requests.kernels.repeated_hashes`);
+    only the rows whose hash occurs twice (true repeats, and the rare 64-bit collision) are then
+    compared as strings, so the answer is exact and a clean log costs one pass.
+    """
+    from evaluation.requests import kernels  # noqa: PLC0415 - deferred: numba loads only when a log is flagged
+
+    n = len(ids)
+    out = np.zeros(n, dtype=bool)
+    if n < 2:
+        return out
+    candidates = np.zeros(n, dtype=bool)
+    if not kernels.repeated_hashes(id_hashes(ids), candidates):
+        return out
+    rows = np.flatnonzero(candidates)
+    sub = ids.iloc[rows].astype("str").reset_index(drop=True)
+    out[rows[sub.duplicated(keep="first").to_numpy()]] = True
     return out
 
 

@@ -90,7 +90,7 @@ def statsmodels_loop(minutes: np.ndarray, event: np.ndarray, group: np.ndarray):
 
 
 def compare(n: int, repeats: int = 3) -> None:
-    from evaluation.requests import load_requests, request_indicators
+    from evaluation.requests import Engine, load_requests, request_indicators
 
     print(f"== 1. indicator table vs statsmodels loop, {n:,} requests, community x month")
     t = time.perf_counter()
@@ -109,7 +109,7 @@ def compare(n: int, repeats: int = 3) -> None:
     group = d["community_id"].cat.codes.to_numpy().astype(np.int64) * 12 + month
 
     def ours():
-        return request_indicators(log, by=["community_id"], period="month", progress=False)  # defaults
+        return request_indicators(log, by=["community_id"], period="month", engine=Engine(progress=False))  # defaults
 
     # the first call loads (or, on a new machine, compiles) the compiled loops: timed apart
     t = time.perf_counter()
@@ -187,12 +187,12 @@ def dask_child(folder: str, n: int, by: str, period: str) -> None:
     """Run in a child process so that its peak memory is measured alone."""
     import dask
 
-    from evaluation.requests import load_requests, request_indicators
+    from evaluation.requests import Engine, load_requests, request_indicators
 
     dask.config.set(scheduler="threads", num_workers=2)
     t = time.perf_counter()
     log = load_requests(folder, engine="dask", cutoff="2020-12-31 23:59")
-    res = request_indicators(log, by=[by], period=period, engine="dask", progress=False)
+    res = request_indicators(log, by=[by], period=period, engine=Engine("dask", progress=False))
     elapsed = time.perf_counter() - t
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     n_in = int(res.table.loc[res.table["indicator"] == "svc.requests", "value"].sum())

@@ -11,7 +11,10 @@ import pytest
 from statsmodels.duration.survfunc import SurvfuncRight
 
 from evaluation.cli import main
-from evaluation.requests import QualityPolicy, life_table, load_requests, quality_summary, request_indicators
+from evaluation.requests import (Engine, QualityPolicy, RequestSettings, life_table, load_requests, quality_summary,
+                                 request_indicators)
+
+WORKING = RequestSettings(time="working")
 from evaluation.requests.simulate import simulate_request_log
 
 TZ = "Asia/Shanghai"
@@ -91,7 +94,7 @@ def test_quality_flags_never_drop_and_policy_is_configurable():
     assert _value(t, "svc.requests", "C2")["value"] == 1
     assert _value(t, "svc.median_resolution_hours", "C2")["n"] == 0
     keep_all = QualityPolicy().with_actions(duplicate_id="keep", zero_duration="exclude_durations")
-    t2 = request_indicators(log, by=["community_id"], period="month", policy=keep_all).table
+    t2 = request_indicators(log, by=["community_id"], period="month", settings=RequestSettings(policy=keep_all)).table
     assert _value(t2, "svc.requests", "C2")["value"] == 2
     assert _value(t2, "svc.median_resolution_hours", "C1")["n"] == 4  # d (zero duration) left out
     with pytest.raises(ValueError, match="unknown quality flag"):
@@ -108,7 +111,7 @@ def test_working_time_chinese_calendar():
         ("b", "C2", "2020-09-30 12:00", None, "2020-10-09 12:00", "closed", None, 0),
     ]
     log = _log(rows, cutoff="2020-10-31 23:59")
-    t = request_indicators(log, by=["community_id"], period="year", time="working", sla_hours=[]).table
+    t = request_indicators(log, by=["community_id"], period="year", sla_hours=[], settings=WORKING).table
     assert _value(t, "svc.median_resolution_hours", "C1")["value"] == pytest.approx(39)
     assert _value(t, "svc.median_resolution_hours", "C2")["value"] == pytest.approx(24)
     cal = request_indicators(log, by=["community_id"], period="year", sla_hours=[]).table
@@ -143,9 +146,11 @@ def test_medians_and_cis_agree_with_statsmodels_per_group(sim_log):
 
 
 def test_pandas_chunks_and_dask_give_identical_tables(sim_log):
-    a = request_indicators(sim_log, by=["community_id", "category"], period="quarter", time="working")
-    b = request_indicators(sim_log, by=["community_id", "category"], period="quarter", time="working", chunk_rows=3_001)
-    c = request_indicators(sim_log, by=["community_id", "category"], period="quarter", time="working", engine="dask", npartitions=3, progress=False)
+    a = request_indicators(sim_log, by=["community_id", "category"], period="quarter", settings=WORKING)
+    b = request_indicators(sim_log, by=["community_id", "category"], period="quarter", settings=WORKING,
+                           engine=Engine(chunk_rows=3_001))
+    c = request_indicators(sim_log, by=["community_id", "category"], period="quarter", settings=WORKING,
+                           engine=Engine("dask", npartitions=3, progress=False))
     pd.testing.assert_frame_equal(a.table, b.table)
     pd.testing.assert_frame_equal(a.table, c.table)
 
@@ -156,7 +161,7 @@ def test_threads_give_identical_tables(sim_log, monkeypatch):
     import evaluation.requests.grouped as requests_module
     import evaluation.survival.estimation as survival_module
 
-    kw = dict(by=["community_id", "category"], period="month", time="working")
+    kw = dict(by=["community_id", "category"], period="month", settings=WORKING)
     monkeypatch.setattr(requests_module.os, "cpu_count", lambda: 1)
     one = request_indicators(sim_log, **kw)
     monkeypatch.setattr(requests_module.os, "cpu_count", lambda: 3)
@@ -177,7 +182,7 @@ def test_dask_from_partitioned_parquet_matches_pandas(tmp_path):
     whole = load_requests(pd.concat(parts, ignore_index=True), cutoff="2020-12-31 23:59")
     lazy = load_requests(folder, engine="dask", cutoff="2020-12-31 23:59")
     a = request_indicators(whole, by=["community_id"], period="quarter")
-    b = request_indicators(lazy, by=["community_id"], period="quarter", engine="dask", progress=False)
+    b = request_indicators(lazy, by=["community_id"], period="quarter", engine=Engine("dask", progress=False))
     pd.testing.assert_frame_equal(a.table, b.table)
 
 
@@ -257,7 +262,7 @@ def test_cli_options_give_the_api_table(cli_log_file, tmp_path, cli_args, api_kw
     out = tmp_path / "cli.csv"
     assert main(["requests", str(cli_log_file), "--by", "community_id", "--out", str(out)] + cli_args) == 0
     log = load_requests(cli_log_file, **load_kw)
-    api = request_indicators(log, by=["community_id"], **api_kw).table
+    api = request_indicators(log, by=["community_id"], settings=RequestSettings(**api_kw)).table
     write_table(api, tmp_path / "api.csv")
     assert out.read_bytes() == (tmp_path / "api.csv").read_bytes()
     assert set(api["period"]) >= {"2020-01", "2020-05"}

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.requests import load_requests, request_indicators
+from evaluation.requests import Engine, load_requests, request_indicators
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def bundled_log(bundled_dir):
 def test_bundled_district_engines_identical(bundled_log):
     log = bundled_log
     a = request_indicators(log, by=["community_id"], period="month")
-    b = request_indicators(log, by=["community_id"], period="month", engine="dask", npartitions=3, progress=False)
+    b = request_indicators(log, by=["community_id"], period="month", engine=Engine("dask", npartitions=3, progress=False))
     pd.testing.assert_frame_equal(a.table, b.table)
 
 

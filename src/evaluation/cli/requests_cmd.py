@@ -71,7 +71,7 @@ def run(args) -> int:
     from evaluation.cli.options import salt_of
     from evaluation.errors import OptionError
     from evaluation.io import write_table
-    from evaluation.requests import DEFAULT_SLA_HOURS, load_requests, request_indicators
+    from evaluation.requests import DEFAULT_SLA_HOURS, Engine, RequestSettings, load_requests, request_indicators
 
     out = check_out(args.out, [args.file])
     for h in args.sla_hours or ():
@@ -82,9 +82,10 @@ def run(args) -> int:
     log = load_requests(args.file, format=args.format, mapping=args.mapping, engine=args.engine, cutoff=args.cutoff,
                         timezone=args.timezone, pii=args.pii, salt=salt_of(args))
     sla = tuple(args.sla_hours) if args.sla_hours else DEFAULT_SLA_HOURS
-    res = request_indicators(log, by=args.by, period=args.period, sla_hours=sla, engine=args.engine, time=args.time,
-                             ci_method=args.ci_method, response_sla_hours=args.response_sla_hours,
-                             resolution_seconds=_resolution(args.resolution))
+    settings = RequestSettings(time=args.time, ci_method=args.ci_method, response_sla_hours=args.response_sla_hours,
+                               resolution_seconds=_resolution(args.resolution))
+    res = request_indicators(log, by=args.by, period=args.period, sla_hours=sla, settings=settings,
+                             engine=Engine(args.engine, scheduler=args.scheduler))
     write_table(res.table, out)
     flagged = res.quality[res.quality["requests"] > 0]
     print(f"{len(log):,} requests; cut-off {log.cutoff} ({log.cutoff_source}); {len(res.table):,} indicator rows "

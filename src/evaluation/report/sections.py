@@ -38,7 +38,7 @@ from evaluation.index import governance_index
 from evaluation.indicators import collect_indicators
 from evaluation.io import write_workbook
 from evaluation.registry import registry_indicators
-from evaluation.requests import dataset_log, request_indicators
+from evaluation.requests import Engine, dataset_log, request_indicators
 from evaluation.scorecard import build_scorecard
 from evaluation.style import PALETTE
 from evaluation.survey import survey_indicators, wave_difference
@@ -262,7 +262,8 @@ class Review:
 
     def request_table(self, by: tuple[str, ...]):
         def compute():
-            return request_indicators(dataset_log(self.ds), by=list(by), period="year", progress=False)
+            return request_indicators(dataset_log(self.ds), by=list(by), period="year",
+                                      engine=Engine(progress=False))
 
         return self.cached(f"req-{by}", compute)
 

@@ -16,7 +16,7 @@
 
 from evaluation.requests.definitions import DEFAULT_SLA_HOURS, DEFAULT_WEIGHTS, RATING_SCORE
 from evaluation.requests.grouped import life_table
-from evaluation.requests.indicators import RequestIndicators, request_indicators
+from evaluation.requests.indicators import Engine, RequestIndicators, RequestSettings, request_indicators
 from evaluation.requests.log import RequestLog, dataset_log, load_requests, quality_summary
 from evaluation.requests.quality import FLAG_BITS, FLAG_MEANING, QualityPolicy, flag_requests
 from evaluation.requests.service import service_indicators
@@ -24,6 +24,6 @@ from evaluation.requests.simulate import simulate_request_log
 
 __all__ = [
     "DEFAULT_SLA_HOURS", "DEFAULT_WEIGHTS", "FLAG_BITS", "FLAG_MEANING", "QualityPolicy", "RATING_SCORE",
-    "RequestIndicators", "RequestLog", "dataset_log", "flag_requests", "life_table", "load_requests",
+    "Engine", "RequestIndicators", "RequestLog", "RequestSettings", "dataset_log", "flag_requests", "life_table", "load_requests",
     "quality_summary", "request_indicators", "service_indicators", "simulate_request_log",
 ]

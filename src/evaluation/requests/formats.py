@@ -1,41 +1,54 @@
-"""Adapters: any request log -> the standard request columns (schema table ``requests``).
+"""Formats: any request log -> the standard request columns (schema table ``requests``).
 
 Each adapter returns a frame with the standard columns (:data:`STANDARD_COLUMNS`; times
-timezone-aware), a ``quality_flags`` bit mask with the defects only the adapter can see (the
-1900-01-01 placeholder, unparseable stamps) and the source's own columns under their own names, so
-that ``by=["Complaint Type"]`` works on a NYC export. Inputs are never modified.
+timezone-aware), a ``quality_flags`` bit mask with the defects only the format can see (the
+1900-01-01 placeholder, unparseable or truncated stamps, keys repeated inside a JSON record) and
+the source's own columns under their own names, so that ``by=["Complaint Type"]`` works on a NYC
+export. Inputs are never modified. :data:`SOURCE_COLUMNS` says which source columns each format
+reads, so that a large export is read only in part.
 
 Formats
 -------
 ``native``
-    The ``requests`` table of :mod:`evaluation.dataset.schema` (CSV, Parquet or XLSX, or a dataset folder).
+    The ``requests`` table of :mod:`evaluation.dataset.schema` (CSV, Parquet or XLSX, or a dataset
+    folder), with Chinese or English headers (``受理时间``) and values (``已办结``, ``满意``) mapped
+    as in a dataset (:mod:`evaluation.dataset.values`). Naive stamps are local time of the dataset
+    (Asia/Shanghai by default).
 ``nyc311``
-    NYC Open Data 311 export: ``Unique Key``, ``Created Date``, ``Closed Date``, ``Status``,
-    ``Agency``, ``Complaint Type``, ``Open Data Channel Type``, ``Resolution Action Updated Date``;
-    local New York time ``MM/DD/YYYY hh:mm:ss AM``. ``Closed Date`` is the resolution time.
+    NYC Open Data 311: the CSV export (``Unique Key``, ``Created Date``, ``Closed Date``,
+    ``Status``, ``Agency``, ``Complaint Type``, ``Open Data Channel Type``; ``MM/DD/YYYY hh:mm:ss AM``)
+    or the Socrata API's JSON (``unique_key``, ``created_date``, ``closed_date`` absent while open,
+    ISO 8601), local New York time. ``Closed Date`` is the resolution time.
 ``open311``
     GeoReport v2 JSON (``service_request_id``, ``requested_datetime``, ``updated_datetime``,
-    ``status`` open/closed, ISO 8601 with offsets). GeoReport has no close time: for *closed*
-    requests ``updated_datetime`` stands in for it (an upper bound: a later edit moves it).
+    ``status`` open/closed). GeoReport has no close time: for *closed* requests
+    ``updated_datetime`` stands in for it (an upper bound: a later edit moves it). Stamps without an
+    offset need ``timezone``.
 ``boston311``
     Boston 311 export (``case_enquiry_id``, ``open_dt``, ``closed_dt``, ``target_dt``,
     ``case_status``, ``ontime``, ``type``, ``department``, ``source``), naive Boston time.
 ``mapping``
-    Any other city: a YAML (or dict) with ``columns`` (standard name -> source column),
-    ``time_format`` (strptime, or omitted for ISO 8601), ``timezone`` and optionally
-    ``status_values`` (standard status -> list of source values).
+    Any other city: a YAML (or dict) with ``columns`` (standard name -> source column, ``request_id``
+    and ``created_at`` required), ``time_format`` (strptime, or omitted for ISO 8601),
+    ``timezone`` and optionally ``status_values`` (standard status -> list of source values). Built-in
+    mappings (:data:`BUILTIN_MAPPINGS`, files in ``mappings/``) can be named instead of a file.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import yaml
 
-from evaluation.errors import DataError, MissingInputError
-from evaluation.requests.quality import FLAG_BITS
+from evaluation.dataset.values import map_values
+from evaluation.errors import DataError, MissingInputError, OptionError
+from evaluation.requests.quality import FLAG_BITS, NAT
 
 STANDARD_COLUMNS = (
     "request_id", "channel", "category", "affair_class", "compound_id", "community_id",
@@ -43,13 +56,14 @@ STANDARD_COLUMNS = (
 )
 TIME_COLUMNS = ("created_at", "first_response_at", "resolved_at", "closed_at")
 
-#: Defaults of each format: time zone, working calendar ("china" or "weekdays").
+#: Defaults of each format: time zone (``None``: stamps must carry an offset, or ``timezone`` be
+#: given), working calendar ("china" or "weekdays").
 FORMAT_DEFAULTS = {
     "native": {"timezone": "Asia/Shanghai", "calendar": "china"},
     "nyc311": {"timezone": "America/New_York", "calendar": "weekdays"},
     "boston311": {"timezone": "America/New_York", "calendar": "weekdays"},
     "open311": {"timezone": None, "calendar": "weekdays"},
-    "mapping": {"timezone": "UTC", "calendar": "weekdays"},
+    "mapping": {"timezone": None, "calendar": "weekdays"},
 }
 
 #: columns of the open-data exports that locate the incident, not a person (the cities publish them)
@@ -61,87 +75,207 @@ PUBLIC_COLUMNS = {
     "open311": ("address", "address_id"),
 }
 
+#: the Socrata (NYC Open Data API) field names -> the CSV export's column names
+SOCRATA_NYC = {"unique_key": "Unique Key", "created_date": "Created Date", "closed_date": "Closed Date",
+               "status": "Status", "agency": "Agency", "complaint_type": "Complaint Type",
+               "open_data_channel_type": "Open Data Channel Type",
+               "resolution_action_updated_date": "Resolution Action Updated Date"}
+
+#: source columns each format reads (beyond those a grouping asks for), its id column and its labels
+SOURCE_COLUMNS = {
+    "nyc311": (("Unique Key", "Created Date", "Closed Date", "Status", "Complaint Type", "Open Data Channel Type",
+                "Agency"), "Unique Key", ("Status", "Complaint Type", "Open Data Channel Type", "Agency")),
+    "boston311": (("case_enquiry_id", "open_dt", "closed_dt", "case_status", "type", "source", "target_dt", "ontime"),
+                  "case_enquiry_id", ("case_status", "type", "source", "ontime")),
+}
+
+#: mappings that ship with the package (name -> file in ``mappings/``)
+BUILTIN_MAPPINGS = {"chicago311": "chicago311.yaml"}
+
+NYC_STATUS = {
+    "closed": ["Closed"],
+    "in_progress": ["Assigned", "Started", "In Progress", "Pending", "Email Sent", "Draft"],
+    "open": ["Open", "Unassigned", "Unspecified"],
+}
+
 _PLACEHOLDER_YEAR = 1900
-NS_DAY = 86_400 * 10**9
+_OFFSET = r"(?:[zZ]|[+-]\d{2}:?\d{2})$"
+#: a year, a year and month, or a date with a bare hour: truncated, not a stamp
+_TRUNCATED = r"^\d{4}(-\d{1,2})?$|^\d{4}-\d{1,2}-\d{1,2}[ T]\d{1,2}$"
 
 
-def _read_any(path: Path) -> pd.DataFrame:
-    ext = path.suffix.lower()
-    if ext in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    if ext in (".xlsx", ".xls"):
-        return pd.read_excel(path, dtype=str)
-    if ext == ".json":
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-        if isinstance(data, dict):  # some servers wrap the list
-            data = data.get("service_requests", data.get("requests", [data]))
-        return pd.DataFrame(data)
-    for enc in ("utf-8-sig", "gb18030", "latin-1"):
-        try:
-            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding=enc)
-        except UnicodeDecodeError:
-            continue
-    raise DataError(f"{path}: cannot decode the file as UTF-8, GB18030 or Latin-1")
+# --------------------------------------------------------------------------- time stamps
 
 
-def parse_local_times(values: pd.Series, fmt: str | None, tz: str, column: str, source: str):
-    """Parse local wall-clock strings into timezone-aware times.
-
-    Returns ``(times, unparseable, placeholder)``: times in ``tz`` (``NaT`` where missing,
-    unparseable or the 1900-01-01 placeholder), and boolean masks of the two defects. Ambiguous
-    autumn hours are read as standard time; non-existent spring hours move forward.
-    """
-    text = values.astype("str").where(values.notna(), None).str.strip()
-    text = text.where(text != "", None)
-    parsed = pd.to_datetime(text, format=fmt, errors="coerce") if fmt else pd.to_datetime(text, errors="coerce", format="ISO8601")
-    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
-        parsed = parsed.dt.tz_convert(tz)
+def _text(values) -> pa.Array:
+    """Values as an Arrow string array, trimmed, empty strings missing."""
+    if isinstance(values, pd.Series):
+        values = values.astype("str") if values.dtype != "str" else values
+        arr = pa.array(values.array)
     else:
-        parsed = parsed.dt.as_unit("ns").dt.tz_localize(tz, ambiguous=np.zeros(len(parsed), dtype=bool), nonexistent="shift_forward")
-    parsed = parsed.dt.as_unit("ns")
-    unparseable = (text.notna() & parsed.isna()).to_numpy()
-    placeholder = (parsed.dt.year == _PLACEHOLDER_YEAR).fillna(False).to_numpy(dtype=bool)
-    parsed = parsed.mask(placeholder)
-    return parsed, unparseable, placeholder
+        arr = values
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.type != pa.string():
+        arr = arr.cast(pa.string())
+    arr = pc.utf8_trim_whitespace(arr)
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
 
 
-def _finish(src: pd.DataFrame, std: dict, flags: np.ndarray) -> pd.DataFrame:
-    out = pd.DataFrame(index=src.index)
+def _flags_of(mask: np.ndarray, name: str) -> np.ndarray:
+    return np.where(mask, FLAG_BITS[name], 0).astype(np.int64)
+
+
+def parse_times(values, fmt: str | None, tz: str | None, column: str = "", source: str = ""):
+    """Parse time stamps (text) into timezone-aware times in ``tz``.
+
+    Stamps with an offset (``+08:00``, ``Z``) are converted; stamps without one are local
+    wall-clock time of ``tz`` (ambiguous autumn hours read as standard time, non-existent spring
+    hours moved forward). Arrow's ISO 8601 and strptime parsers do the work; a column they cannot
+    read as a whole goes through pandas, cell by cell.
+
+    Returns
+    -------
+    times, flags, naive
+        Times (``NaT`` where missing, unparseable, truncated or the 1900-01-01 placeholder), the
+        per-row flag bits (``unparseable_time``, ``truncated_time``, ``default_1900``) and whether any
+        stamp was read without an offset (so that the zone used can be stated).
+
+    Raises
+    ------
+    OptionError
+        When stamps without an offset are found and ``tz`` is ``None``.
+    """
+    arr = _text(values)
+    present = np.asarray(pc.is_valid(arr), dtype=bool)
+    truncated = present & np.asarray(pc.fill_null(pc.match_substring_regex(arr, _TRUNCATED), False), dtype=bool)
+    if truncated.any():
+        arr = pc.if_else(pa.array(truncated), pa.scalar(None, pa.string()), arr)
+    has_offset = np.asarray(pc.fill_null(pc.match_substring_regex(arr, _OFFSET), False), dtype=bool)
+    naive = present & ~truncated & ~has_offset
+    if naive.any() and tz is None:
+        raise OptionError(f"{source}: column {column} has stamps without a UTC offset (e.g. "
+                          f"{arr.filter(pa.array(naive))[0].as_py()!r}); give --timezone (e.g. America/Chicago) "
+                          "to say whose local time they are")
+    zone = tz or "UTC"
+    ns = None
+    try:
+        if fmt is not None:
+            parsed = pc.strptime(arr, format=fmt, unit="ns", error_is_null=True)
+            ns = np.asarray(parsed.cast(pa.int64()).fill_null(NAT), dtype=np.int64)
+            if "%z" not in fmt:  # the format has no offset: wall-clock time of the zone
+                ns = _localise(ns, zone)
+        elif not has_offset.any():
+            ns = _localise(np.asarray(arr.cast(pa.timestamp("ns")).cast(pa.int64()).fill_null(NAT), np.int64), zone)
+        elif not naive.any():
+            ns = np.asarray(arr.cast(pa.timestamp("ns", tz="UTC")).cast(pa.int64()).fill_null(NAT), np.int64)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        ns = None
+    if ns is None:  # mixed or irregular stamps: pandas, cell by cell
+        ns = _parse_cells(pd.Series(arr.to_pandas(), dtype="str"), has_offset, zone)
+    got = ns != NAT
+    unparseable = present & ~truncated & ~got
+    lo = pd.Timestamp(f"{_PLACEHOLDER_YEAR}-01-01", tz="UTC").value - 86_400 * 10**9
+    hi = pd.Timestamp(f"{_PLACEHOLDER_YEAR + 1}-01-01", tz="UTC").value + 86_400 * 10**9
+    placeholder = got & (ns >= lo) & (ns < hi)
+    ns = np.where(placeholder, NAT, ns)
+    times = pd.Series(pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC").tz_convert(zone))
+    flags = _flags_of(unparseable, "unparseable_time") | _flags_of(truncated, "truncated_time") | \
+        _flags_of(placeholder, "default_1900")
+    return times, flags, bool(naive.any())
+
+
+def _localise(wall_ns: np.ndarray, tz: str) -> np.ndarray:
+    """Naive local wall-clock int64 ns -> UTC int64 ns (NAT kept)."""
+    ok = wall_ns != NAT
+    if not ok.any():
+        return wall_ns
+    idx = pd.DatetimeIndex(np.where(ok, wall_ns, 0).view("M8[ns]"))
+    utc = idx.tz_localize(tz, ambiguous=np.zeros(len(idx), dtype=bool), nonexistent="shift_forward").asi8
+    return np.where(ok, utc, NAT)
+
+
+def _parse_cells(text: pd.Series, has_offset: np.ndarray, tz: str) -> np.ndarray:
+    out = np.full(len(text), NAT, dtype=np.int64)
+    naive = text.where(~has_offset)
+    p = pd.to_datetime(naive, format="ISO8601", errors="coerce")
+    if p.notna().any():
+        out = np.where(p.notna().to_numpy(), _localise(p.dt.as_unit("ns").array.asi8, tz), out)
+    if has_offset.any():
+        q = pd.to_datetime(text.where(has_offset), format="ISO8601", errors="coerce", utc=True)
+        out = np.where(q.notna().to_numpy(), q.dt.as_unit("ns").array.asi8, out)
+    return out
+
+
+def _as_times(s: pd.Series, tz: str) -> tuple[pd.Series, np.ndarray]:
+    """Stored times (Parquet) in ``tz``, with the 1900 placeholder set missing and flagged."""
+    s = s.dt.tz_convert(tz) if isinstance(s.dtype, pd.DatetimeTZDtype) else \
+        s.dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
+    s = s.dt.as_unit("ns")
+    v = s.array.asi8  # raw nanoseconds: much faster than .dt.year on millions of rows
+    lo = pd.Timestamp(f"{_PLACEHOLDER_YEAR}-01-01", tz="UTC").value - 86_400 * 10**9
+    hi = pd.Timestamp(f"{_PLACEHOLDER_YEAR + 1}-01-01", tz="UTC").value + 86_400 * 10**9
+    ph = (v >= lo) & (v < hi) & (v != NAT)
+    if ph.any():
+        ph &= (s.dt.year == _PLACEHOLDER_YEAR).fillna(False).to_numpy(bool)
+        s = s.mask(ph)
+    return s, _flags_of(ph, "default_1900")
+
+
+# --------------------------------------------------------------------------- building the frame
+
+
+def _finish(src: pd.DataFrame, std: dict, flags: np.ndarray, notes: list[str]) -> pd.DataFrame:
     n = len(src)
+    cols: dict[str, pd.Series] = {}
+    nat = pd.Series(pd.DatetimeIndex(np.full(n, NAT).view("M8[ns]")).tz_localize("UTC").tz_convert(std["_tz"]))
     for col in STANDARD_COLUMNS:
-        if col in std and std[col] is not None:
-            out[col] = std[col]
-        elif col in TIME_COLUMNS:
-            nat = np.full(n, np.iinfo(np.int64).min).view("M8[ns]")
-            out[col] = pd.Series(pd.DatetimeIndex(nat).tz_localize("UTC").tz_convert(std["_tz"]), index=src.index)
+        value = std.get(col)
+        if col in TIME_COLUMNS:
+            value = value if value is not None and isinstance(value.dtype, pd.DatetimeTZDtype) else nat
         elif col == "reopened":
-            out[col] = pd.Series(pd.array(np.zeros(n, np.int64), dtype="Int64"), index=src.index).mask(np.ones(n, bool))
-        else:
+            value = pd.Series(pd.array(np.zeros(n, np.int64), dtype="Int64")).mask(np.ones(n, bool)) if value is None \
+                else (value if isinstance(value.dtype, pd.Int64Dtype) or value.dtype.kind in "iu"
+                      else pd.Series(pd.array(pd.to_numeric(value, errors="coerce"), dtype="Int64")))
+        elif value is None:
             # an all-missing categorical costs one byte a row (a missing str column costs far more)
-            out[col] = pd.Series(pd.Categorical.from_codes(np.full(n, -1, np.int8), categories=pd.Index([], dtype="str")), index=src.index)
-    for col in TIME_COLUMNS:
-        if not isinstance(out[col].dtype, pd.DatetimeTZDtype):
-            out[col] = pd.Series(pd.DatetimeIndex(np.full(n, np.iinfo(np.int64).min).view("M8[ns]")).tz_localize("UTC").tz_convert(std["_tz"]), index=src.index)
-    if not isinstance(out["reopened"].dtype, pd.Int64Dtype):
-        out["reopened"] = pd.array(pd.to_numeric(out["reopened"], errors="coerce"), dtype="Int64")
-    out["quality_flags"] = flags.astype(np.int64)
+            value = pd.Series(pd.Categorical.from_codes(np.full(n, -1, np.int8), categories=pd.Index([], dtype="str")))
+        cols[col] = value.reset_index(drop=True) if isinstance(value, pd.Series) else pd.Series(value)
+    read_flags = src.attrs.get("read_flags")
+    if read_flags is not None and len(read_flags) == n:
+        flags = flags | np.asarray(read_flags, dtype=np.int64)
+    cols["quality_flags"] = pd.Series(flags.astype(np.int64))
     for col in src.columns:  # the source's own columns, for --by on its own names
-        if col not in out.columns:
-            out[col] = src[col]
-    return out.reset_index(drop=True)
+        if col not in cols:
+            cols[col] = src[col].reset_index(drop=True)
+    out = pd.DataFrame(cols, copy=False)
+    out.attrs["notes"] = list(src.attrs.get("read_notes", [])) + notes
+    return out
 
 
-def _times(src, mapping_cols: dict, fmt, tz, source, flags):
-    std = {"_tz": tz}
+def _times(src, mapping_cols: dict, fmt, tz, source):
+    std = {"_tz": tz or "UTC"}
+    flags = np.zeros(len(src), dtype=np.int64)
+    naive = False
     for std_col, src_col in mapping_cols.items():
         if src_col is None or src_col not in src.columns:
             continue
-        t, bad, ph = parse_local_times(src[src_col], fmt, tz, src_col, source)
-        flags |= np.where(bad, FLAG_BITS["unparseable_time"], 0)
-        flags |= np.where(ph, FLAG_BITS["default_1900"], 0)
+        if pd.api.types.is_datetime64_any_dtype(src[src_col]):
+            t, f = _as_times(src[src_col], tz or "UTC")
+            naive |= not isinstance(src[src_col].dtype, pd.DatetimeTZDtype)
+        else:
+            t, f, was_naive = parse_times(src[src_col], fmt, tz, src_col, source)
+            naive |= was_naive
+        flags |= f
         std[std_col] = t
-    return std
+    return std, flags, naive
+
+
+def _zone_note(naive: bool, tz: str, given: bool, fmt_name: str) -> list[str]:
+    if not naive:
+        return []
+    how = "given with --timezone" if given else f"the {fmt_name} format's zone; --timezone to change"
+    return [f"stamps without a UTC offset were read as local time of {tz} ({how})"]
 
 
 def _status(values: pd.Series, table: dict[str, list[str]]) -> pd.Series:
@@ -149,7 +283,7 @@ def _status(values: pd.Series, table: dict[str, list[str]]) -> pd.Series:
     out = pd.Series(pd.NA, index=values.index, dtype="str")
     for std, raw in table.items():
         out = out.mask(low.isin([r.lower() for r in raw]), std)
-    return out
+    return out.astype("category")
 
 
 def _require(src: pd.DataFrame, cols, source: str, fmt: str):
@@ -158,39 +292,40 @@ def _require(src: pd.DataFrame, cols, source: str, fmt: str):
         raise MissingInputError(f"{source}: not a {fmt} export, column(s) {', '.join(repr(m) for m in missing)} missing")
 
 
-NYC_STATUS = {
-    "closed": ["Closed"],
-    "in_progress": ["Assigned", "Started", "In Progress", "Pending", "Email Sent", "Draft"],
-    "open": ["Open", "Unassigned", "Unspecified"],
-}
+# --------------------------------------------------------------------------- the formats
 
 
 def adapt_nyc311(src: pd.DataFrame, source: str = "NYC 311 export", timezone: str | None = None) -> pd.DataFrame:
-    """NYC 311 export -> standard columns (``Closed Date`` is the resolution time)."""
+    """NYC 311 export (CSV or Socrata JSON) -> standard columns (``Closed Date`` is the resolution time)."""
+    if "unique_key" in src.columns and "Unique Key" not in src.columns:  # the Socrata API's JSON
+        src = src.rename(columns={k: v for k, v in SOCRATA_NYC.items() if k in src.columns})
+        if "Closed Date" not in src.columns:  # absent while open: every request of the file is open
+            src = src.assign(**{"Closed Date": pd.Series([None] * len(src), dtype="str")})
     _require(src, ["Unique Key", "Created Date", "Closed Date", "Status"], source, "NYC 311")
     tz = timezone or FORMAT_DEFAULTS["nyc311"]["timezone"]
-    flags = np.zeros(len(src), dtype=np.int64)
-    std = _times(src, {"created_at": "Created Date", "resolved_at": "Closed Date"}, "%m/%d/%Y %I:%M:%S %p", tz, source, flags)
+    sample = src["Created Date"].dropna().astype("str").head(1).tolist()
+    fmt = None if sample and "T" in sample[0] else "%m/%d/%Y %I:%M:%S %p"
+    std, flags, naive = _times(src, {"created_at": "Created Date", "resolved_at": "Closed Date"}, fmt, tz, source)
     std["closed_at"] = std.get("resolved_at")
     std["request_id"] = src["Unique Key"].astype("str")
     std["status"] = _status(src["Status"], NYC_STATUS)
     std["category"] = src.get("Complaint Type")
     std["channel"] = src.get("Open Data Channel Type")
-    return _finish(src, std, flags)
+    return _finish(src, std, flags, _zone_note(naive, tz, timezone is not None, "NYC 311"))
 
 
 def adapt_boston311(src: pd.DataFrame, source: str = "Boston 311 export", timezone: str | None = None) -> pd.DataFrame:
     """Boston 311 export -> standard columns (``closed_dt`` is the resolution time)."""
     _require(src, ["case_enquiry_id", "open_dt", "closed_dt", "case_status"], source, "Boston 311")
     tz = timezone or FORMAT_DEFAULTS["boston311"]["timezone"]
-    flags = np.zeros(len(src), dtype=np.int64)
-    std = _times(src, {"created_at": "open_dt", "resolved_at": "closed_dt"}, "%Y-%m-%d %H:%M:%S", tz, source, flags)
+    std, flags, naive = _times(src, {"created_at": "open_dt", "resolved_at": "closed_dt"}, "%Y-%m-%d %H:%M:%S", tz,
+                               source)
     std["closed_at"] = std.get("resolved_at")
     std["request_id"] = src["case_enquiry_id"].astype("str")
     std["status"] = _status(src["case_status"], {"closed": ["Closed"], "open": ["Open"]})
     std["category"] = src.get("type")
     std["channel"] = src.get("source")
-    return _finish(src, std, flags)
+    return _finish(src, std, flags, _zone_note(naive, tz, timezone is not None, "Boston 311"))
 
 
 def adapt_open311(src: pd.DataFrame, source: str = "Open311 response", timezone: str | None = None) -> pd.DataFrame:
@@ -198,19 +333,21 @@ def adapt_open311(src: pd.DataFrame, source: str = "Open311 response", timezone:
 
     ``updated_datetime`` stands in for the close time of *closed* requests only; on open requests
     it is an edit time, not a close date. ``lat``/``long`` of exactly 0 are flagged
-    ``zero_coordinates`` (a placeholder, not a place).
+    ``zero_coordinates`` (a placeholder, not a place). Stamps keep the offset the server gives;
+    stamps without one need ``timezone``.
     """
     _require(src, ["service_request_id", "requested_datetime", "status"], source, "Open311 GeoReport v2")
-    if timezone is None:
+    zone = timezone
+    if zone is None:
         # keep the offset the server reports when it is the same for every stamp
         offsets = src["requested_datetime"].dropna().astype("str").str.extract(r"([+-]\d{2}:?\d{2}|Z)$")[0].dropna().unique()
-        timezone = "UTC" if len(offsets) != 1 or offsets[0] == "Z" else _fixed_offset(offsets[0])
-    flags = np.zeros(len(src), dtype=np.int64)
-    std = _times(src, {"created_at": "requested_datetime", "updated_at": "updated_datetime"}, None, timezone, source, flags)
+        zone = _fixed_offset(offsets[0]) if len(offsets) == 1 and offsets[0] != "Z" else None
+    std, flags, naive = _times(src, {"created_at": "requested_datetime", "updated_at": "updated_datetime"}, None, zone,
+                               source)
     status = _status(src["status"], {"closed": ["closed"], "open": ["open"]})
     updated = std.pop("updated_at", None)
     if updated is not None:
-        std["resolved_at"] = updated.where(status == "closed")
+        std["resolved_at"] = updated.where((status == "closed").to_numpy())
         std["closed_at"] = std["resolved_at"]
     std["request_id"] = src["service_request_id"].astype("str")
     std["status"] = status
@@ -218,8 +355,8 @@ def adapt_open311(src: pd.DataFrame, source: str = "Open311 response", timezone:
     if "lat" in src.columns:
         lat = pd.to_numeric(src["lat"], errors="coerce")
         lon = pd.to_numeric(src.get("long", src["lat"]), errors="coerce")
-        flags |= np.where(((lat == 0) | (lon == 0)).fillna(False).to_numpy(bool), FLAG_BITS["zero_coordinates"], 0)
-    return _finish(src, std, flags)
+        flags |= _flags_of(((lat == 0) | (lon == 0)).fillna(False).to_numpy(bool), "zero_coordinates")
+    return _finish(src, std, flags, _zone_note(naive, std["_tz"], timezone is not None, "Open311"))
 
 
 def _fixed_offset(text: str) -> str:
@@ -227,54 +364,68 @@ def _fixed_offset(text: str) -> str:
     return f"UTC{text[:3]}:{text[-2:]}"
 
 
+def load_mapping(mapping: Mapping | str | Path) -> dict:
+    """A mapping: a dict, a YAML file, or the name of a built-in one (:data:`BUILTIN_MAPPINGS`)."""
+    if isinstance(mapping, Mapping):
+        return dict(mapping)
+    name = str(mapping)
+    if name in BUILTIN_MAPPINGS:
+        text = (files("evaluation.requests") / "mappings" / BUILTIN_MAPPINGS[name]).read_text(encoding="utf-8")
+    else:
+        p = Path(mapping)
+        if not p.is_file():
+            raise MissingInputError(f"{p}: no such mapping file (built-in mappings: {', '.join(BUILTIN_MAPPINGS)})")
+        text = p.read_text(encoding="utf-8")
+    try:
+        out = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise DataError(f"the mapping is not valid YAML ({exc})", file=name) from None
+    if not isinstance(out, dict) or not isinstance(out.get("columns"), dict):
+        raise DataError("a mapping needs 'columns' (standard column -> column of the export)", file=name)
+    unknown = [k for k in out["columns"] if k not in STANDARD_COLUMNS]
+    if unknown:
+        raise DataError(f"unknown standard column(s) {', '.join(unknown)} under 'columns'; use "
+                        f"{', '.join(STANDARD_COLUMNS)}", file=name)
+    return out
+
+
 def adapt_mapping(src: pd.DataFrame, mapping: dict, source: str = "request log", timezone: str | None = None) -> pd.DataFrame:
-    """Any export described by a user mapping (see the module docstring)."""
+    """Any export described by a mapping (see the module docstring)."""
     cols = dict(mapping.get("columns", {}))
     for need in ("request_id", "created_at"):
         if need not in cols:
             raise DataError(f"{source}: the mapping must name the source column of {need!r} under 'columns'")
     _require(src, [c for c in cols.values() if c], source, "mapped")
-    tz = timezone or mapping.get("timezone") or FORMAT_DEFAULTS["mapping"]["timezone"]
-    flags = np.zeros(len(src), dtype=np.int64)
-    std = _times(src, {k: v for k, v in cols.items() if k in TIME_COLUMNS}, mapping.get("time_format"), tz, source, flags)
+    tz = timezone or mapping.get("timezone")
+    std, flags, naive = _times(src, {k: v for k, v in cols.items() if k in TIME_COLUMNS}, mapping.get("time_format"),
+                               tz, source)
     for k, v in cols.items():
         if k not in TIME_COLUMNS and k in STANDARD_COLUMNS:
             std[k] = src[v].astype("str").where(src[v].notna(), None) if k != "reopened" else src[v]
     if "status" in cols:
         table = mapping.get("status_values") or {s: [s] for s in ("open", "in_progress", "resolved", "closed")}
         std["status"] = _status(src[cols["status"]], table)
-    return _finish(src, std, flags)
+    how = "the mapping's zone" if mapping.get("timezone") and timezone is None else None
+    notes = _zone_note(naive, std["_tz"], timezone is not None, "mapping") if how is None else \
+        ([f"stamps without a UTC offset were read as local time of {std['_tz']} ({how})"] if naive else [])
+    return _finish(src, std, flags, notes)
 
 
 def adapt_native(src: pd.DataFrame, source: str = "requests table", timezone: str | None = None) -> pd.DataFrame:
-    """The native ``requests`` table: parse times (ISO 8601; naive stamps are local ``timezone``)."""
+    """The native ``requests`` table: times (stored, or ISO 8601 text) and values (aliases) typed."""
     _require(src, ["request_id", "created_at", "status"], source, "native requests")
     tz = timezone or FORMAT_DEFAULTS["native"]["timezone"]
-    flags = np.zeros(len(src), dtype=np.int64)
-    std = {"_tz": tz}
-    for col in TIME_COLUMNS:
-        if col not in src.columns:
-            continue
-        s = src[col]
-        if pd.api.types.is_datetime64_any_dtype(s):
-            s = s.dt.tz_convert(tz) if isinstance(s.dtype, pd.DatetimeTZDtype) else s.dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
-            s = s.dt.as_unit("ns")
-            # compare raw nanoseconds: much faster than .dt.year on millions of rows
-            v = s.array.asi8
-            lo, hi = pd.Timestamp("1900-01-01", tz="UTC").value - NS_DAY, pd.Timestamp("1901-01-01", tz="UTC").value + NS_DAY
-            ph = (v >= lo) & (v < hi) & (v != np.iinfo(np.int64).min)
-            if ph.any():
-                ph &= (s.dt.year == _PLACEHOLDER_YEAR).fillna(False).to_numpy(bool)
-                s = s.mask(ph)
-                flags |= np.where(ph, FLAG_BITS["default_1900"], 0)
-        else:
-            s, bad, ph = parse_local_times(s, None, tz, col, source)
-            flags |= np.where(bad, FLAG_BITS["unparseable_time"], 0) | np.where(ph, FLAG_BITS["default_1900"], 0)
-        std[col] = s
+    std, flags, naive = _times(src, {c: c for c in TIME_COLUMNS}, None, tz, source)
+    notes = []
     for col in STANDARD_COLUMNS:
-        if col not in TIME_COLUMNS and col in src.columns:
-            std[col] = src[col]
-    return _finish(src, std, flags)
+        if col in TIME_COLUMNS or col not in src.columns:
+            continue
+        value = src[col]
+        if col in ("channel", "affair_class", "status", "rating"):
+            value, made = map_values(value, "requests", col)
+            notes += [f"requests.{col}: {a} -> {c} ({n:,})" for (a, c), n in made.items() if a.casefold() != c]
+        std[col] = value
+    return _finish(src, std, flags, _zone_note(naive, tz, timezone is not None, "native") + notes)
 
 
 ADAPTERS = {
@@ -283,10 +434,3 @@ ADAPTERS = {
     "boston311": adapt_boston311,
     "open311": adapt_open311,
 }
-
-
-def read_source(path: Path) -> pd.DataFrame:
-    """Read a request export (CSV in UTF-8/GB18030, XLSX, Parquet, JSON) without changing it."""
-    if not path.exists():
-        raise MissingInputError(f"{path}: no such file or folder")
-    return _read_any(path)

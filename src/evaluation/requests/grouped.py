@@ -25,8 +25,9 @@ from evaluation.dataset.privacy import kind_by_content, kind_by_header
 from evaluation.errors import MissingInputError, OptionError, PersonalDataError
 from evaluation.periods import period_edges
 from evaluation.requests.durations import NS_PER_DAY, NS_PER_SECOND, working_clock
-from evaluation.requests.log import RequestLog, _as_tz, _prepare_partition
-from evaluation.requests.quality import FLAG_BITS, NAT, QualityPolicy, _local_ns, _to_ns, _tz_offset
+from evaluation.requests.log import RequestLog
+from evaluation.requests.partitioned import Parts, read_part, scheduler
+from evaluation.requests.quality import FIRST_PLAUSIBLE_YEAR, FLAG_BITS, NAT, QualityPolicy, _local_ns, _to_ns, _tz_offset
 
 MISSING_LABEL = "(missing)"
 
@@ -43,7 +44,6 @@ class _Spec:
     clock: object
     response_sla_seconds: float | None
     policy: QualityPolicy
-    needs_local_prepare: bool = False  # Dask partitions still in the native source layout
     threads: int = 1  # threads of the row pass (the pandas engine uses the machine's cores)
 
 
@@ -116,8 +116,6 @@ def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> GroupedTables:
     """
     from evaluation.requests import kernels  # noqa: PLC0415 - deferred: numba loads (0.5 s) only when a log is reduced
 
-    if spec.needs_local_prepare:
-        df = _prepare_partition(df, pd.Timestamp(spec.cutoff_ns, tz="UTC").tz_convert(spec.timezone), spec.timezone)
     n_rows = len(df)
     # grouping codes: by columns, mixed radix (computed on the whole chunk: consistent codes)
     # (one column: its own codes and a look-up table, resolved in the row pass; several: combined)
@@ -436,8 +434,7 @@ def _make_spec(log: RequestLog, by, period, time, resolution_seconds, response_s
     tz = log.timezone
     resolution_seconds = log.resolution_seconds if resolution_seconds is None else resolution_seconds
     if log.is_dask:
-        start = pd.Timestamp(log.data["created_at"].min().compute())
-        start = _as_tz(start, tz)
+        start = _earliest_in_parts(log.data, tz) or log.cutoff
     else:
         created = log.data["created_at"]
         bits = log.data["quality_flags"].to_numpy(dtype=np.int64)
@@ -467,16 +464,46 @@ def _make_spec(log: RequestLog, by, period, time, resolution_seconds, response_s
         by=tuple(by), period=period, edges_local=edges, labels=labels, cutoff_ns=log.cutoff.value,
         timezone=tz, resolution_seconds=int(resolution_seconds), time=time, clock=clock,
         response_sla_seconds=None if response_sla_hours is None else float(response_sla_hours) * 3600.0,
-        policy=policy, needs_local_prepare=log.is_dask,
+        policy=policy,
     )
 
 
-def _grouped_pass(log: RequestLog, spec: _Spec, engine: str, chunk_rows: int, progress: bool | None, npartitions: int | None) -> GroupedTables:
+def _earliest_in_parts(parts: Parts, tz: str) -> pd.Timestamp | None:
+    """The earliest plausible creation stamp of a partitioned log, from the Parquet statistics."""
+    import pyarrow.parquet as pq  # noqa: PLC0415 - pyarrow's Parquet metadata, only for partitioned logs
+
+    lo = pd.Timestamp(f"{FIRST_PLAUSIBLE_YEAR}-01-01", tz="UTC")
+    best = None
+    for f in parts.files:
+        meta = pq.ParquetFile(f).metadata
+        names = [meta.schema.column(j).name for j in range(meta.num_columns)]
+        if "created_at" not in names:
+            continue
+        j = names.index("created_at")
+        for g in range(meta.num_row_groups):
+            st = meta.row_group(g).column(j).statistics
+            if st is None or not st.has_min_max:
+                continue
+            m = pd.Timestamp(st.min)
+            m = m.tz_localize(tz) if m.tzinfo is None else m
+            m = max(m, lo)
+            best = m if best is None or m < best else best
+    return None if best is None else best.tz_convert(tz)
+
+
+def _reduce_part(parts: Parts, k: int, spec: _Spec) -> GroupedTables:
+    """Part ``k`` of a partitioned log, read, flagged and reduced (one Dask task)."""
+    cutoff = pd.Timestamp(spec.cutoff_ns, tz="UTC").tz_convert(spec.timezone)
+    return _reduce_chunk(read_part(parts, k, cutoff, spec.timezone), spec)
+
+
+def _grouped_pass(log: RequestLog, spec: _Spec, engine: str, chunk_rows: int, progress: bool | None,
+                  npartitions: int | None, address: str | None = None) -> GroupedTables:
     keys = list(spec.by)
     if engine == "pandas":
         spec = replace(spec, threads=os.cpu_count() or 1)
         if log.is_dask:
-            raise OptionError("this log is a Dask DataFrame; use engine='dask'")
+            raise OptionError("this log is partitioned Parquet left on disk; use engine='dask' (--engine dask)")
         df = log.data
         n = len(df)
         starts = list(range(0, max(n, 1), chunk_rows))
@@ -491,25 +518,27 @@ def _grouped_pass(log: RequestLog, spec: _Spec, engine: str, chunk_rows: int, pr
     if engine != "dask":
         raise OptionError(f"engine must be 'pandas' or 'dask', not {engine!r}")
     import dask  # noqa: PLC0415 - optional: the dask extra, only for --engine dask
-    import dask.dataframe as dd  # noqa: PLC0415 - optional: the dask extra
 
-    ddf = log.data
-    if isinstance(ddf, pd.DataFrame):
-        ddf = dd.from_pandas(ddf, npartitions=npartitions or max(1, len(ddf) // chunk_rows + 1), sort=False)
-    delayed_parts = [dask.delayed(_reduce_chunk)(p, spec) for p in ddf.to_delayed()]
+    if log.is_dask:
+        delayed_parts = [dask.delayed(_reduce_part)(log.data, k, spec) for k in range(len(log.data.files))]
+    else:
+        df = log.data
+        size = max(1, -(-len(df) // (npartitions or max(1, len(df) // chunk_rows + 1))))
+        delayed_parts = [dask.delayed(_reduce_chunk)(df.iloc[s : s + size], spec) for s in range(0, max(len(df), 1), size)]
     # tree reduction keeps memory flat: never more than `fan_in` partials in one task
     fan_in = 8
     level = delayed_parts
     while len(level) > 1:
         level = [dask.delayed(_combine)(level[i : i + fan_in], keys) for i in range(0, len(level), fan_in)]
     show = progress if progress is not None else sys.stderr.isatty()
-    if show:
-        from dask.diagnostics import ProgressBar  # noqa: PLC0415 - optional: the dask extra
+    with scheduler(address):
+        if show and address is None:
+            from dask.diagnostics import ProgressBar  # noqa: PLC0415 - optional: the dask extra
 
-        with ProgressBar(out=sys.stderr):
+            with ProgressBar(out=sys.stderr):
+                (result,) = dask.compute(level[0])
+        else:
             (result,) = dask.compute(level[0])
-    else:
-        (result,) = dask.compute(level[0])
     return _normalise(result, keys)
 
 
@@ -572,7 +601,7 @@ def life_table(
 def _check_by(log: RequestLog, by) -> list[str]:
     """The grouping columns, each present and none a personal identifier (its values would become unit ids)."""
     by = [by] if isinstance(by, str) else list(by or [])
-    cols = list(log.data.columns)
+    cols = log.columns
     for b in by:
         if b not in cols:
             raise MissingInputError(f"{log.source}: no column {b!r} to group by; columns are {', '.join(map(str, cols))}")

@@ -49,15 +49,18 @@ Kaplan-Meier estimates of the durations the log records.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from evaluation.errors import OptionError
-from evaluation.requests.definitions import DEFAULT_SLA_HOURS, DEFAULT_WEIGHTS, UNIT_LEVELS
+from evaluation.dataset.units import UnitTree
+from evaluation.errors import DataError, OptionError
+from evaluation.requests.definitions import (DEFAULT_SLA_HOURS, DEFAULT_WEIGHTS, MIN_REQUESTS, RATING_SCORE,
+                                             UNIT_LEVELS, satisfaction_text)
 from evaluation.requests.grouped import DEFAULT_CHUNK_ROWS, GroupedTables, _check_by, _grouped_pass, _make_spec
 from evaluation.requests.log import RequestLog
-from evaluation.requests.quality import FLAG_BITS, QualityPolicy, _quality_from_counts
+from evaluation.requests.quality import FLAG_BITS, FLAG_MEANING, QualityPolicy, _quality_from_counts
 from evaluation.results import IndicatorResult, indicator_frame, new_axes
 from evaluation.survival import CI_METHODS, KaplanMeier, kaplan_meier_from_life_table, km_summaries
 
@@ -102,31 +105,94 @@ class RequestIndicators(IndicatorResult):
 
 
 def _population(log: RequestLog, by: list[str]) -> pd.Series | None:
-    """Population by the unit in ``by`` (community_id, or street/district via ``units``)."""
-    if len(by) != 1 or by[0] not in UNIT_LEVELS or log.units is None:
+    """Population by the unit in ``by`` (community_id, or street/district summed over communities)."""
+    if len(by) != 1 or by[0] not in UNIT_LEVELS or log.units is None or "population" not in log.units.columns:
         return None
-    u = log.units
-    if "population" not in u.columns:
-        return None
-    pop = pd.to_numeric(u["population"], errors="coerce")
-    ids = u["unit_id"].astype("str")
-    level = UNIT_LEVELS[by[0]]
-    if level == "community":
-        return pd.Series(pop.to_numpy(), index=ids)
-    # street/district: sum community populations up the parent chain
-    parent = dict(zip(ids, u["parent_id"].astype("str")))
-    types = dict(zip(ids, u["unit_type"].astype("str")))
-    totals: dict[str, float] = {}
-    for uid, p in zip(ids, pop):
-        if types.get(uid) not in ("community", "village") or pd.isna(p):
-            continue
-        cur = parent.get(uid)
-        while cur is not None and cur in types:
-            if types[cur] == level:
-                totals[cur] = totals.get(cur, 0.0) + float(p)
-                break
-            cur = parent.get(cur)
-    return pd.Series(totals)
+    return UnitTree.from_tables(log.units).population(log.units, UNIT_LEVELS[by[0]])
+
+
+@dataclass(frozen=True)
+class RequestSettings:
+    """How the request indicators are computed; the defaults are the package's documented choices.
+
+    Attributes
+    ----------
+    time
+        ``"calendar"`` (elapsed time) or ``"working"`` (24 h per working day: the official Chinese
+        calendar for native logs, Monday to Friday otherwise; or ``calendar``).
+    ci_method
+        Pointwise interval behind the quantile and SLA intervals: ``"log"`` (R's default) or ``"loglog"``.
+    alpha
+        1 - the confidence level of every interval.
+    response_sla_hours
+        Count a response only within this many hours of creation (``None``: any response by the cut-off).
+    weights
+        Weights of response, resolution and satisfaction in ``svc.three_rate_score``.
+    resolution_seconds
+        Resolution of the durations (``None``: that of the stamps, :attr:`RequestLog.resolution_seconds`).
+    policy
+        What each data-quality flag does (:class:`~evaluation.requests.quality.QualityPolicy`).
+    calendar
+        A :class:`~evaluation.calendar.WorkCalendar` for ``time="working"`` (``None``: by format).
+    min_requests
+        Rows resting on fewer requests are flagged ``few_requests``.
+    """
+
+    time: str = "calendar"
+    ci_method: str = "log"
+    alpha: float = 0.05
+    response_sla_hours: float | None = None
+    weights: tuple[float, float, float] = DEFAULT_WEIGHTS
+    resolution_seconds: int | None = None
+    policy: QualityPolicy = field(default_factory=QualityPolicy)
+    calendar: object = None
+    min_requests: int = MIN_REQUESTS
+
+    def __post_init__(self):
+        if self.ci_method not in CI_METHODS:
+            raise OptionError(f"ci_method must be one of {', '.join(CI_METHODS)}, not {self.ci_method!r}")
+        if self.time not in ("calendar", "working"):
+            raise OptionError(f"time must be 'calendar' or 'working', not {self.time!r}")
+        w = tuple(float(x) for x in self.weights)
+        if len(w) != 3 or abs(sum(w) - 1) > 1e-9:
+            raise OptionError(f"three-rate weights must be three numbers summing to 1, not {w}")
+        if self.response_sla_hours is not None and not self.response_sla_hours > 0:
+            raise OptionError(f"the response SLA must be a positive number of hours, not {self.response_sla_hours:g}")
+        if self.resolution_seconds is not None and int(self.resolution_seconds) < 1:
+            raise OptionError(f"the resolution must be at least 1 second, not {self.resolution_seconds}")
+        if not 0 < self.alpha < 1:
+            raise OptionError(f"alpha must be between 0 and 1, not {self.alpha}")
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Where the grouped pass runs.
+
+    Attributes
+    ----------
+    name
+        ``"pandas"`` (in memory, on every core) or ``"dask"`` (part by part).
+    chunk_rows
+        Rows reduced at once by the pandas engine (and the size of Dask partitions of an in-memory log).
+    progress
+        Show a progress bar (``None``: when the log is large and stderr is a terminal).
+    npartitions
+        Partitions of an in-memory log given to the Dask engine.
+    scheduler
+        A ``distributed`` scheduler address, or ``"local-cluster"`` (Dask only).
+    """
+
+    name: str = "pandas"
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
+    progress: bool | None = None
+    npartitions: int | None = None
+    scheduler: str | None = None
+
+    def __post_init__(self):
+        if self.name not in ("pandas", "dask"):
+            raise OptionError(f"engine must be 'pandas' or 'dask', not {self.name!r}")
+        if self.scheduler is not None and self.name != "dask":
+            raise OptionError("a scheduler needs the Dask engine (--engine dask)")
 
 
 def request_indicators(
@@ -134,46 +200,59 @@ def request_indicators(
     by: Sequence[str] | str = (),
     period: str = "month",
     sla_hours: Sequence[float] = DEFAULT_SLA_HOURS,
-    engine: str = "pandas",
-    time: str = "calendar",
-    ci_method: str = "log",
-    alpha: float = 0.05,
-    response_sla_hours: float | None = None,
-    weights: Sequence[float] = DEFAULT_WEIGHTS,
-    resolution_seconds: int | None = None,
-    policy: QualityPolicy | None = None,
-    calendar=None,
-    chunk_rows: int = DEFAULT_CHUNK_ROWS,
-    progress: bool | None = None,
-    npartitions: int | None = None,
-    min_requests: int = 30,
+    *,
+    settings: RequestSettings | None = None,
+    engine: Engine | str = "pandas",
 ) -> RequestIndicators:
-    """``svc.*`` indicators for every group (``by`` columns x period) of a request log.
+    """``svc.*`` indicators for every group (``by`` columns x creation period) of a request log.
 
-    See the module docstring for each definition. ``time="working"`` measures durations on
-    working days only (24 h per working day; official Chinese calendar for native data, Monday to
-    Friday otherwise; or pass ``calendar``). Rows resting on fewer than ``min_requests`` requests
-    are flagged ``few_requests``.
+    See the module docstring for each definition.
+
+    Parameters
+    ----------
+    log
+        A request log (:func:`~evaluation.requests.load_requests`).
+    by
+        Grouping columns (standard, or the source's own such as ``"Agency"``); none: the whole log.
+        A column that looks like personal identifiers is refused.
+    period
+        ``"month"``, ``"quarter"`` or ``"year"`` of creation.
+    sla_hours
+        Service levels of ``svc.resolved_within_sla`` (hours).
+    settings
+        How the indicators are computed (:class:`RequestSettings`).
+    engine
+        Where the grouped pass runs (:class:`Engine`, or its name).
 
     Returns
     -------
     RequestIndicators
         ``.table`` (tidy; extra columns: the ``by`` columns and ``sla_hours``), ``.life`` (the
         life table), ``.quality`` (the quality summary), ``.plot()`` (Kaplan-Meier curves).
+
+    Raises
+    ------
+    DataError
+        When the quality checks leave no request to estimate from, or no resolution time at all
+        although requests are closed.
     """
-    if ci_method not in CI_METHODS:
-        raise OptionError(f"ci_method must be one of {', '.join(CI_METHODS)}, not {ci_method!r}")
     if period not in ("month", "quarter", "year"):
         raise OptionError(f"period must be month, quarter or year, not {period!r}")
-    if len(weights) != 3 or abs(sum(weights) - 1) > 1e-9:
-        raise OptionError(f"three-rate weights must be three numbers summing to 1, not {tuple(weights)}")
-    policy = policy or QualityPolicy()
+    settings = settings or RequestSettings()
+    engine = engine if isinstance(engine, Engine) else Engine(engine)
+    time, ci_method, alpha = settings.time, settings.ci_method, settings.alpha
+    response_sla_hours, weights, min_requests = settings.response_sla_hours, settings.weights, settings.min_requests
+    policy, calendar, resolution_seconds = settings.policy, settings.calendar, settings.resolution_seconds
     by = _check_by(log, by)
     resolution_seconds = log.resolution_seconds if resolution_seconds is None else int(resolution_seconds)
     sla_hours = tuple(float(h) for h in (sla_hours or ()))
+    if any(not h > 0 for h in sla_hours):
+        raise OptionError(f"service levels must be positive numbers of hours, not {sla_hours}")
     spec = _make_spec(log, by, period, time, resolution_seconds, response_sla_hours, policy, calendar)
-    parts = _grouped_pass(log, spec, engine, chunk_rows, progress, npartitions)
+    parts = _grouped_pass(log, spec, engine.name, engine.chunk_rows, engine.progress, engine.npartitions,
+                          engine.scheduler)
     counts = parts.counts
+    _check_estimable(counts, log)
     excluded = counts.attrs.get("excluded", {})
     level = " x ".join(UNIT_LEVELS.get(b, b) for b in by) if by else "all"
     base = {"level": level, "unit_id": _unit_labels(counts, by).to_numpy(dtype=object),
@@ -197,7 +276,7 @@ def request_indicators(
         responded = counts["responded"].to_numpy(float)
         resolved = counts["resolved"].to_numpy(float)
         rated = counts["rated"].to_numpy(float)
-        sat_num = counts["satisfied"].to_numpy(float) + 0.9 * counts["basically_satisfied"].to_numpy(float)
+        sat_num = sum(score * counts[name].to_numpy(float) for name, score in RATING_SCORE.items())
         response_rate, resolution_rate, satisfaction_rate = responded / n, resolved / n, sat_num / rated
         if not log.recorded("first_response_at"):
             response_rate = np.full(len(n), np.nan)
@@ -207,7 +286,7 @@ def request_indicators(
         add("svc.resolution_rate", resolution_rate, resolved, n, n, "share of requests resolved by the cut-off", few)
         sat_flags = np.where(rated == 0, "no_ratings", np.where(rated < min_requests, "few_ratings", ""))
         add("svc.satisfaction_rate", satisfaction_rate, sat_num, rated, rated,
-            "(satisfied + 0.9 x basically satisfied) / rated; not_reached excluded", sat_flags)
+            satisfaction_text(), sat_flags)
         w = tuple(float(x) for x in weights)
         score = w[0] * response_rate + w[1] * resolution_rate + w[2] * satisfaction_rate
         add("svc.three_rate_score", score, np.nan, np.nan, n,
@@ -366,7 +445,8 @@ def _km_rows(life, by, counts, blocks: _Blocks, spec, sla_hours, ci_method, alph
         qq = q[q["prob"] == p]
         value = qq["estimate"].to_numpy() * res_h
         low, high = qq["ci_low"].to_numpy() * res_h, qq["ci_high"].to_numpy() * res_h
-        fl = np.where(np.isnan(value), "not_reached_in_follow_up", np.where(np.isinf(high), "ci_open_upper", ""))
+        fl = np.where(np.isnan(value), "not_reached_in_follow_up",
+                      np.where(np.isnan(high) & ~np.isnan(low), "ci_open_upper", ""))
         blocks.add(ind, value, events, n_km, n_km, f"{meth_q}; {what}", _join_flags(fl, few), ci_low=low, ci_high=high)
     if sla_hours:
         s = km.survival
@@ -385,3 +465,18 @@ def _km_rows(life, by, counts, blocks: _Blocks, spec, sla_hours, ci_method, alph
                "median over resolved requests only (ignores open requests: biased downwards; shown for comparison only)",
                "biased_closed_only", quality=False)
     return life
+
+
+def _check_estimable(counts: pd.DataFrame, log: RequestLog) -> None:
+    """Refuse a log whose defects leave nothing to estimate (never an empty or absurd table)."""
+    excluded = counts.attrs.get("excluded", {})
+    total = int(counts["n"].sum())
+    if total == 0:
+        reasons = sorted(((int(v), k[5:]) for k, v in excluded.items() if k.startswith("flag_") and v), reverse=True)
+        why = "; ".join(f"{FLAG_MEANING[name]}: {n:,}" for n, name in reasons[:3]) or "the log is empty"
+        raise DataError(f"no request is left to estimate from after the quality checks ({why})", file=log.source)
+    closed_no_date = int(counts.get("flag_closed_without_date", pd.Series([0])).sum())
+    if int(counts["resolved"].sum()) == 0 and closed_no_date > 0:
+        raise DataError(f"{closed_no_date:,} requests are resolved or closed but none has a resolution time: the time "
+                        "to resolution cannot be estimated; check the column that holds the close time (for "
+                        "Open311, updated_datetime)", file=log.source)

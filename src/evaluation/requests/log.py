@@ -11,27 +11,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from evaluation.dataset.load import load_dataset, parse_cutoff
 from evaluation.dataset.privacy import screen_personal_data
 from evaluation.errors import MissingInputError, OptionError
 from evaluation.requests.durations import NS_PER_SECOND
-from evaluation.requests.formats import (
-    ADAPTERS,
-    FORMAT_DEFAULTS,
-    PUBLIC_COLUMNS,
-    TIME_COLUMNS,
-    adapt_mapping,
-    adapt_native,
-    read_source,
-)
-from evaluation.requests.quality import FLAG_BITS, FLAG_MEANING, NAT, QualityPolicy, _to_ns, decode_flags, flag_requests
+from evaluation.requests.formats import (ADAPTERS, FORMAT_DEFAULTS, PUBLIC_COLUMNS, SOURCE_COLUMNS, STANDARD_COLUMNS,
+                                         adapt_mapping, load_mapping)
+from evaluation.requests.partitioned import (Parts, find_later_copies, find_parts, native_timezone, read_part,
+                                             resolve_cutoff)
+from evaluation.requests.quality import (FIRST_PLAUSIBLE_YEAR, FLAG_BITS, FLAG_MEANING, NAT, QualityPolicy, _to_ns,
+                                         decode_flags, flag_requests)
+from evaluation.requests.readers import LABEL_COLUMNS, canonical_columns, read_source, source_columns
 
 
 @dataclass
@@ -66,16 +62,24 @@ class RequestLog:
     #: resolution of the source stamps in seconds: 1 when any stamp has seconds, 60 when all are
     #: whole minutes (durations are measured at this resolution, so estimates are exact for it)
     resolution_seconds: int = 1
+    #: what loading did that a reader should know: the zone of naive stamps, values mapped, keys repeated
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def columns(self) -> list[str]:
+        """The log's columns (standard, ``quality_flags`` and the source's own)."""
+        return list(self.data.names if isinstance(self.data, Parts) else self.data.columns)
 
     def recorded(self, column: str) -> bool:
-        """Does the log record ``column`` at all (some value present)? Dask logs: column exists."""
-        if column not in self.data.columns:
+        """Does the log record ``column`` at all (some value present)? Partitioned logs: column exists."""
+        if column not in self.columns:
             return False
         return True if self.is_dask else bool(self.data[column].notna().any())
 
     @property
     def is_dask(self) -> bool:
-        return not isinstance(self.data, pd.DataFrame)
+        """Is the log a partitioned one, left on disk for the Dask engine?"""
+        return isinstance(self.data, Parts)
 
     def __len__(self) -> int:
         return len(self.data)
@@ -95,17 +99,49 @@ class RequestLog:
 
 
 def _latest_timestamp(df: pd.DataFrame) -> pd.Timestamp | None:
-    """Latest valid timestamp of any kind (placeholders and impossible years already missing)."""
+    """Latest plausible stamp of any kind (placeholders already missing; none after tomorrow), from int64 maxima."""
     best = None
-    upper = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1)
+    upper = (pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1)).value
+    lower = pd.Timestamp(f"{FIRST_PLAUSIBLE_YEAR}-01-01", tz="UTC").value
+    tz = None
     for col in df.columns:
         s = df[col]
         if isinstance(s.dtype, pd.DatetimeTZDtype):
-            s = s[(s.dt.year >= 1990) & (s <= upper)]
-            if s.notna().any():
-                m = s.max()
-                best = m if best is None or m > best else best
-    return best
+            tz = s.dt.tz
+            v = _to_ns(s)
+            m = v.max(initial=NAT)
+            if m > upper:  # a stamp in the future is a typo, not the extraction time
+                ok = (v >= lower) & (v <= upper)
+                m = v[ok].max(initial=NAT)
+            if m != NAT and (best is None or m > best):
+                best = m
+    return None if best is None else pd.Timestamp(best, tz="UTC").tz_convert(tz)
+
+
+def _wanted_columns(path: Path, format: str, mapping: Mapping | None, keep) -> tuple[list[str] | None, list[str], str | None]:
+    """Source columns to read (``None``: all), label columns and the id column, for a file."""
+    if path.suffix.lower() not in (".parquet", ".pq", ".csv", ".txt", ".tsv"):
+        return None, list(LABEL_COLUMNS), None
+    keep = None if keep is None else list(keep)
+    if format == "native":
+        names = source_columns(path)
+        canon = canonical_columns(names)
+        id_col = next((c for c, v in canon.items() if v == "request_id"), "request_id")
+        wanted = {c for c in names if canon.get(c) in STANDARD_COLUMNS}
+        labels = [c for c in names if canon.get(c) in LABEL_COLUMNS]
+    elif format in SOURCE_COLUMNS:
+        need, id_col, labels = SOURCE_COLUMNS[format]
+        wanted, labels = set(need), list(labels)
+    elif format == "mapping" and mapping is not None:
+        m = mapping.get("columns", {})
+        id_col = m.get("request_id")
+        wanted = {v for v in m.values() if v}
+        labels = [m[k] for k in ("channel", "category", "status", "community_id", "compound_id") if m.get(k)]
+    else:
+        return None, list(LABEL_COLUMNS), None
+    if keep is None:
+        return None, labels, id_col
+    return sorted(wanted | set(keep)), labels + keep, id_col
 
 
 def load_requests(
@@ -118,22 +154,27 @@ def load_requests(
     units: pd.DataFrame | None = None,
     pii: str = "refuse",
     salt: str | None = None,
+    keep=None,
 ) -> RequestLog:
     """Load a request log, one row per request, with data-quality flags.
 
     Parameters
     ----------
     path_or_frame
-        A file (CSV, XLSX, Parquet, JSON), a dataset folder, a folder of Parquet parts (Dask), or a
-        DataFrame already in the source's layout.
+        A file (CSV, XLSX, Parquet, JSON), a dataset folder, or a DataFrame in the source's layout;
+        with ``engine="dask"`` also a folder or a glob of Parquet parts (``logs/2021-*.parquet``).
     format
         "native", "nyc311", "open311", "boston311" or "mapping" (then ``mapping`` is required: a
-        dict or a YAML file, see :mod:`evaluation.requests.formats`).
+        dict, a YAML file, or the name of a built-in mapping, see :mod:`evaluation.requests.formats`).
     cutoff
         Data cut-off; default: the dataset's declared cut-off, else the latest timestamp of any
-        kind in the log.
+        kind in the log. A stamp after the cut-off has not happened yet at it.
+    timezone
+        IANA zone of stamps without an offset; default: the format's (Asia/Shanghai for native,
+        America/New_York for NYC and Boston; Open311 and mappings need one when their stamps have
+        no offset). The zone used is stated in :attr:`RequestLog.notes`.
     engine
-        "pandas" or "dask" (native Parquet only: the log stays lazy and partitioned).
+        "pandas", or "dask" (a partitioned Parquet log stays on disk, part by part).
     units
         The ``units`` table, for per-1,000 rates and ``street_id`` / ``district_id`` (read from the
         dataset when ``path_or_frame`` is a dataset folder).
@@ -143,14 +184,27 @@ def load_requests(
         secret ``salt``), by the same detector as the dataset loader
         (:func:`evaluation.dataset.privacy.screen_personal_data`). The incident locations of the
         open-data exports (NYC, Boston) are not personal data.
+    keep
+        Source columns a grouping will need beyond the standard ones (``["Agency"]``); the others
+        are not read. ``None`` (default) keeps every column of the source.
     """
+    if format == "mapping":
+        if mapping is None:
+            raise OptionError("--format mapping needs a mapping (--mapping FILE.yaml, or a built-in name such as "
+                              "chicago311)")
+        mapping = load_mapping(mapping)
+    elif format not in ADAPTERS:
+        raise OptionError(f"unknown request-log format {format!r}; use native, nyc311, open311, boston311 or mapping")
     if engine == "dask" and format == "native" and not isinstance(path_or_frame, pd.DataFrame):
-        p = Path(path_or_frame)
-        if (p.is_dir() and not (p / "datapackage.json").exists()) or p.suffix.lower() == ".parquet":
-            return _load_dask(p, cutoff=cutoff, timezone=timezone)
+        text = str(path_or_frame)
+        p = Path(text)
+        if any(ch in text for ch in "*?[") or (p.is_dir() and not (p / "datapackage.json").exists()) \
+                or p.suffix.lower() in (".parquet", ".pq"):
+            return _load_partitioned(text, cutoff=cutoff, timezone=timezone)
     # other inputs are read with pandas; request_indicators(engine="dask") partitions them
     declared_cutoff, declared_tz = None, None
     source = "DataFrame" if isinstance(path_or_frame, pd.DataFrame) else str(path_or_frame)
+    screened = False
     if isinstance(path_or_frame, pd.DataFrame):
         src = path_or_frame
     else:
@@ -160,51 +214,51 @@ def load_requests(
                 raise OptionError(f"{path}: a folder can only be read as a native dataset (--format native)")
             src, units, declared_cutoff, declared_tz = _read_dataset_folder(path, timezone=timezone, pii=pii,
                                                                             salt=salt)
+            screened = True
         else:
-            src = read_source(path)
-    if not (isinstance(path_or_frame, (str, os.PathLike)) and Path(path_or_frame).is_dir()):
+            cols, labels, id_col = _wanted_columns(path, format, mapping, keep)
+            src = read_source(path, cols, labels, id_col, table="requests" if format == "native" else None,
+                              pii=pii, salt=salt)
+            screened = bool(src.attrs.get("screened"))
+    if not screened:
         src = screen_personal_data(src, "requests" if format == "native" else None, Path(source).name, pii, salt,
                                    exempt=PUBLIC_COLUMNS.get(format, ()))
-    tz = timezone or declared_tz or FORMAT_DEFAULTS.get(format, {}).get("timezone")
+    if format == "native":
+        src = src.rename(columns=canonical_columns(src.columns))
+    tz = timezone or declared_tz or FORMAT_DEFAULTS[format]["timezone"]
     if format == "mapping":
-        if mapping is None:
-            raise OptionError(f"{source}: --format mapping needs a mapping (--mapping FILE.yaml)")
-        if not isinstance(mapping, Mapping):
-            mapping = yaml.safe_load(Path(mapping).read_text(encoding="utf-8"))
         std = adapt_mapping(src, mapping, source=source, timezone=timezone)
-        tz = timezone or mapping.get("timezone") or "UTC"
-    elif format in ADAPTERS:
-        std = ADAPTERS[format](src, source=source, timezone=tz)
     else:
-        raise OptionError(f"unknown request-log format {format!r}; use native, nyc311, open311, boston311 or mapping")
+        std = ADAPTERS[format](src, source=source, timezone=tz)
+    notes = list(std.attrs.get("notes", []))
     tz = str(std["created_at"].dt.tz)
     if cutoff is not None:
         cut = parse_cutoff(cutoff, tz, "--cutoff")
         how = "given"
     elif declared_cutoff is not None:
-        cut = _as_tz(declared_cutoff, tz)
+        cut = declared_cutoff.tz_convert(tz)
         how = "declared by the dataset"
     else:
         cut = _latest_timestamp(std)
         if cut is None:
-            raise MissingInputError(f"{source}: no valid timestamp in the log, cannot set a cut-off")
+            raise MissingInputError(f"{source}: no valid timestamp in the log, cannot set a cut-off; give --cutoff")
         how = "latest timestamp in the log"
     std = flag_requests(std, cut, tz)
     for col in ("channel", "category", "affair_class", "community_id", "compound_id", "status", "rating"):
-        std[col] = std[col].astype("category")
+        if not isinstance(std[col].dtype, pd.CategoricalDtype):
+            std[col] = std[col].astype("category")
     if units is not None and "community_id" in std.columns:
         std = _with_parent_units(std, units)
     return RequestLog(
         data=std, cutoff=cut, timezone=tz, format=format, source=source,
         calendar=FORMAT_DEFAULTS.get(format, {}).get("calendar", "weekdays"), cutoff_source=how, units=units,
-        resolution_seconds=stamp_resolution(std),
+        resolution_seconds=stamp_resolution(std), notes=notes,
     )
 
 
 def stamp_resolution(std: pd.DataFrame) -> int:
     """Seconds a duration can be resolved to from the stamps: 60 when every created, first-response
-    and resolution stamp falls on a whole minute, else 1 (sub-second parts are dropped).
-    """
+    and resolution stamp falls on a whole minute, else 1 (sub-second parts are dropped)."""
     minute = 60 * NS_PER_SECOND
     for col in ("created_at", "first_response_at", "resolved_at"):
         if col in std.columns and isinstance(std[col].dtype, pd.DatetimeTZDtype):
@@ -243,29 +297,19 @@ def _as_tz(t, tz: str) -> pd.Timestamp:
     return t.tz_localize(tz) if t.tzinfo is None else t.tz_convert(tz)
 
 
-def _load_dask(path, cutoff=None, timezone: str | None = None) -> RequestLog:
-    """A native log stored as partitioned Parquet, lazily (flags per partition)."""
-    import dask.dataframe as dd  # noqa: PLC0415 - optional: the dask extra, only for --engine dask
+def _load_partitioned(path: str, cutoff=None, timezone: str | None = None) -> RequestLog:
+    """A native log stored as Parquet parts, left on disk (:mod:`evaluation.requests.partitioned`).
 
-    path = Path(path)
-    ddf = dd.read_parquet(str(path))
-    tz = timezone or FORMAT_DEFAULTS["native"]["timezone"]
-    if cutoff is None:
-        maxima = [ddf[c].max() for c in TIME_COLUMNS if c in ddf.columns]
-        import dask  # noqa: PLC0415 - optional: the dask extra
-
-        vals = [pd.Timestamp(v) for v in dask.compute(*maxima) if pd.notna(v)]
-        cut = max(_as_tz(v, tz) for v in vals)
-        how = "latest timestamp in the log"
-    else:
-        cut, how = parse_cutoff(cutoff, tz, "--cutoff"), "given"
-    return RequestLog(data=ddf, cutoff=cut, timezone=tz, format="native", source=str(path), calendar="china", cutoff_source=how)
-
-
-def _prepare_partition(part: pd.DataFrame, cutoff: pd.Timestamp, tz: str) -> pd.DataFrame:
-    """Dask partition of a native table -> standard columns with flags (duplicates within it)."""
-    std = adapt_native(part, source="partition", timezone=tz)
-    return flag_requests(std, cutoff, tz)
+    The cut-off comes from the Parquet statistics; repeated ids are found across parts now, so
+    that every part is flagged as the pandas engine would flag the whole log.
+    """
+    files = find_parts(path)
+    tz = native_timezone(timezone)
+    cut, how = resolve_cutoff(files, cutoff, tz)
+    parts = Parts(files)
+    parts.later_copies = find_later_copies(files)
+    return RequestLog(data=parts, cutoff=cut, timezone=tz, format="native", source=str(path), calendar="china",
+                      cutoff_source=how, resolution_seconds=1)
 
 
 def quality_summary(log: RequestLog, policy: QualityPolicy | None = None) -> pd.DataFrame:
@@ -292,7 +336,7 @@ def quality_summary(log: RequestLog, policy: QualityPolicy | None = None) -> pd.
 def _flag_counts_dask(log: RequestLog) -> dict[str, int]:
     import dask  # noqa: PLC0415 - optional: the dask extra
 
-    parts = [dask.delayed(_part_flag_counts)(p, log.cutoff, log.timezone) for p in log.data.to_delayed()]
+    parts = [dask.delayed(_part_flag_counts)(log.data, k, log.cutoff, log.timezone) for k in range(len(log.data.files))]
     total = dict.fromkeys(FLAG_BITS, 0)
     for d in dask.compute(*parts):
         for k, v in d.items():
@@ -300,8 +344,8 @@ def _flag_counts_dask(log: RequestLog) -> dict[str, int]:
     return total
 
 
-def _part_flag_counts(part, cutoff, tz):
-    bits = _prepare_partition(part, cutoff, tz)["quality_flags"].to_numpy()
+def _part_flag_counts(parts: Parts, k: int, cutoff, tz):
+    bits = read_part(parts, k, cutoff, tz)["quality_flags"].to_numpy()
     return {name: int(((bits & bit) != 0).sum()) for name, bit in FLAG_BITS.items()}
 
 

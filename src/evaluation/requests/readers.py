@@ -103,8 +103,14 @@ def _csv_header(path: Path, encoding: str) -> list[str]:
         return next(csv.reader(fh), [])
 
 
+def _screened(frame: pd.DataFrame) -> pd.DataFrame:
+    frame.attrs["screened"] = True  # the dataset reader applied the personal-data screen
+    return frame
+
+
 def read_csv(path: Path, columns: Iterable[str] | None = None, labels: Iterable[str] = (),
-             id_column: str | None = None) -> pd.DataFrame:
+             id_column: str | None = None, table: str | None = None, pii: str = "refuse",
+             salt: str | None = None) -> pd.DataFrame:
     """The ``columns`` of a CSV export as text (all when ``None``), ``labels`` as categoricals.
 
     Falls back to :func:`evaluation.dataset.read.read_table` (title rows above the header,
@@ -112,9 +118,9 @@ def read_csv(path: Path, columns: Iterable[str] | None = None, labels: Iterable[
     """
     encoding = detect_encoding(path)
     header = _csv_header(path, "utf-8-sig" if encoding == "utf-8" else encoding)
-    if not header or (columns is not None and not set(columns) & set(header)):
-        frame = read_table(path, pii="hash", salt="-") if False else read_table(path)
-        return frame
+    fast = bool(header) and (id_column is None or id_column in [h.lstrip("\ufeff") for h in header])
+    if not fast:  # a title row above the header, or a bilingual header: the dataset reader finds it
+        return _screened(read_table(path, table=table, pii=pii, salt=salt))
     wanted = header if columns is None else [c for c in header if c in set(columns)]
     try:
         table = pacsv.read_csv(
@@ -203,8 +209,17 @@ def read_json(path: Path) -> pd.DataFrame:
 # --------------------------------------------------------------------------- entry point
 
 
+def source_columns(path: str | os.PathLike) -> list[str]:
+    """The column names of a CSV or Parquet export, without reading its rows."""
+    p = Path(path)
+    if p.suffix.lower() in (".parquet", ".pq"):
+        return _parquet_columns(p)
+    return [c.lstrip("\ufeff") for c in _csv_header(p, detect_encoding(p))]
+
+
 def read_source(path: str | os.PathLike, columns: Iterable[str] | None = None, labels: Iterable[str] = (),
-                id_column: str | None = None) -> pd.DataFrame:
+                id_column: str | None = None, table: str | None = None, pii: str = "refuse",
+                salt: str | None = None) -> pd.DataFrame:
     """Read a request export (CSV, TSV, XLSX, Parquet, JSON) without changing it.
 
     Parameters
@@ -217,6 +232,9 @@ def read_source(path: str | os.PathLike, columns: Iterable[str] | None = None, l
         Source columns to read as categoricals (few distinct values: community, category, status).
     id_column
         The request id column, never dictionary-encoded.
+    table, pii, salt
+        For spreadsheets (XLSX, CSV with title rows), which go through the dataset reader: the
+        table of the data model whose headers to map, and what to do with personal columns.
 
     Returns
     -------
@@ -233,11 +251,11 @@ def read_source(path: str | os.PathLike, columns: Iterable[str] | None = None, l
     if ext == ".json":
         return read_json(p)
     if ext in (".xlsx", ".xlsm"):
-        return read_table(p)
+        return _screened(read_table(p, table=table, pii=pii, salt=salt))
     if ext == ".xls":
         raise LoadError("old .xls workbooks are not read; save it as .xlsx", file=p.name)
     if ext in (".csv", ".txt", ".tsv"):
-        return read_csv(p, columns, labels, id_column)
+        return read_csv(p, columns, labels, id_column, table, pii, salt)
     raise DataError(f"unknown format {ext or '(no extension)'}; use CSV, XLSX, Parquet or JSON", file=p.name)
 
 

@@ -36,7 +36,7 @@ import pandas as pd
 from evaluation.dataset.units import LEVELS, UnitTree
 from evaluation.errors import OptionError
 from evaluation.requests.definitions import DEFAULT_PROVIDER_SLA_HOURS, MIN_REQUESTS
-from evaluation.requests.indicators import request_indicators
+from evaluation.requests.indicators import RequestSettings, request_indicators
 from evaluation.requests.log import dataset_log
 from evaluation.results import IndicatorResult, indicator_frame
 
@@ -145,5 +145,6 @@ def _by_unit_and_year(ds, tree: UnitTree, level: str, sla_hours: float, time: st
     # the log keeps one row per input row in order, so the unit column lines up; a copy of the log
     # (the kept one is shared)
     unit_log = replace(log, data=req.assign(**{_GROUP_COLUMN: pd.Categorical(anc)}))
-    return request_indicators(unit_log, by=[_GROUP_COLUMN], period="year", sla_hours=(float(sla_hours),), time=time,
-                              ci_method=ci_method, min_requests=min_requests)
+    settings = RequestSettings(time=time, ci_method=ci_method, min_requests=min_requests)
+    return request_indicators(unit_log, by=[_GROUP_COLUMN], period="year", sla_hours=(float(sla_hours),),
+                              settings=settings)

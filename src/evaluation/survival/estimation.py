@@ -21,8 +21,10 @@ Estimates follow R ``survival`` and statsmodels ``SurvfuncRight`` exactly:
   plateau, so R and this estimate can differ by the gap between two event times there;
 * interval of a quantile (Brookmeyer and Crowley 1982): the set of event times whose pointwise
   transformed interval of ``S(t)`` contains ``1 - p``; the upper limit is the next event time after
-  that set (``inf`` when the set reaches the last event), as statsmodels
-  ``quantile_ci(p, method=...)`` computes it. With ``method="log"`` this is the interval R prints
+  that set, as statsmodels ``quantile_ci(p, method=...)`` computes it, except where R and
+  statsmodels part: R ``survfit`` prints no upper limit (NA) when the set reaches the last event or
+  when the next event is the one at which the curve reaches 0, and so does this estimate (``nan``;
+  statsmodels gives ``inf``, or that last time). With ``method="log"`` this is the interval R prints
   for ``survfit`` by default.
 """
 
@@ -427,7 +429,7 @@ def km_quantiles(
 
     ``probs`` are probabilities of the event (0.5: the median time). Returns the group columns,
     ``prob``, ``estimate``, ``ci_low``, ``ci_high`` (``nan`` when the estimate is not reached
-    within follow-up; ``ci_high`` is ``inf`` when the interval is open upwards).
+    within follow-up; ``ci_high`` is ``nan`` when the interval is open upwards, as R prints NA).
     """
     searches = _Searches(tuple(float(p) for p in probs), (), method, alpha, False, km.n_groups)
     return _search_km(km, searches).quantile_frame(km.groups)

@@ -113,8 +113,10 @@ def km_quantiles(time, surv, logs, aux, base, greenwood, starts, ends, g_lo, g_h
 
     The quantile is the first event time with ``S < target``; the interval runs from the first
     event time inside the set ``|g(S) - g(target)| / se(g(S)) <= z`` to the event time after the
-    last one inside it (``inf`` past the last event), as statsmodels ``quantile_ci`` computes it
-    with the same operations. ``greenwood`` is the variance of ``log S`` (its square root,
+    last one inside it, as statsmodels ``quantile_ci`` computes it with the same operations; and,
+    as R ``survfit`` (``conf.type = "log"``) prints it, no upper limit (``nan``, R's NA) when the set
+    reaches the last event or the next event is where the curve reaches 0 (statsmodels gives ``inf``
+    or that time there). ``greenwood`` is the variance of ``log S`` (its square root,
     IEEE-exact, the standard error); ``logs`` is ``log S`` and ``aux`` ``log(-log S)`` for the
     log-log transform (unused for "log"), both of rows ``base`` on; ``g_targets`` are
     ``log(target)`` or ``log(-log(target))``.
@@ -145,7 +147,9 @@ def km_quantiles(time, surv, logs, aux, base, greenwood, starts, ends, g_lo, g_h
                 est[g, k] = time[first[k]]
             if lo[k] >= 0:
                 low[g, k] = time[lo[k]]
-                high[g, k] = time[hi[k] + 1] if hi[k] + 1 < ends[g] else np.inf
+                j = hi[k] + 1
+                # R survfit: no upper limit (NA) past the last event, nor at an event where S reaches 0
+                high[g, k] = time[j] if j < ends[g] and surv[j] > 0.0 else np.nan
 
 
 @jit

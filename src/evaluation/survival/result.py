@@ -142,5 +142,5 @@ def kaplan_meier(data: pd.DataFrame, time: str, event: str, by: Sequence[str] | 
             "flags": np.where(s["beyond_follow_up"].to_numpy(), "beyond_follow_up", ""), "time": s["time"].to_numpy(),
         }))
     table = indicator_frame(pd.concat(rows, ignore_index=True), extra=["time"])
-    method_text = f"Kaplan-Meier (Greenwood variance), {CI_METHODS[method]}"
+    method_text = f"Kaplan-Meier, {CI_METHODS[method]}"
     return KaplanMeierResult(table, km, by, method_text)

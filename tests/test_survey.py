@@ -263,7 +263,7 @@ def test_flags_use_documented_thresholds(designs):
     assert t.loc["H", "n"] < MIN_RESPONDENTS and "few_respondents" in t.loc["H", "flags"]
     assert t.loc["E", "n"] >= MIN_RESPONDENTS and "few_respondents" not in t.loc["E", "flags"]
     p = designs["dclus1"].proportion("sch.wide", category="No", by="stype").table.set_index("unit_id")
-    for unit, row in p.iterrows():
+    for _unit, row in p.iterrows():
         assert ("high_cv" in row["flags"]) == (row["se"] / min(row["value"], 1 - row["value"]) > MAX_CV)
 
 

@@ -26,6 +26,8 @@ Reliability flags (documented thresholds)
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +44,7 @@ MIN_RESPONDENTS = 30
 MAX_CV = 0.30
 
 #: Extra columns kept after the standard indicator columns.
-EXTRA_COLUMNS = ("statistic", "variable", "se", "cv", "deff", "df")
+EXTRA_COLUMNS = ("statistic", "variable", "se", "cv", "deff", "effective_n", "df")
 
 #: Tidy ``level`` names for the grouping columns of the survey table.
 LEVEL_NAMES = {
@@ -86,6 +88,7 @@ class SurveyDesign:
         return cls(stratum="stratum", psu="psu", weight="weight", fpc="fpc", ssu="respondent_id", fpc2="fpc2")
 
     def columns(self) -> list[str]:
+        """The design columns that are set (stratum, PSU, weight, FPCs, SSU)."""
         return [c for c in (self.stratum, self.psu, self.weight, self.fpc, self.ssu, self.fpc2) if c]
 
 
@@ -115,9 +118,14 @@ class SurveyEstimate(IndicatorResult):
     """Design-based estimates in the tidy indicator table.
 
     Extra columns: ``statistic`` (mean, proportion, total, ratio, quantile, difference),
-    ``variable``, ``se`` (Taylor-linearised standard error), ``cv`` (se / estimate), ``deff``
-    (Kish design effect against SRS without replacement, where it is defined) and ``df``
-    (design degrees of freedom: PSUs minus strata in the domain, used for the t interval).
+    ``variable``, ``se`` (Taylor-linearised or replicate standard error), ``cv`` (se / estimate),
+    ``deff`` (design effect: the design variance over the variance of simple random sampling
+    without replacement of the same number of respondents, R ``deff=TRUE``; defined where the
+    weights sum to more than the respondents, i.e. estimate a population count), ``effective_n``
+    (Kish's effective sample size of the estimate, ``n / deff``: the respondents of a simple
+    random sample that would give the same variance) and ``df`` (design degrees of freedom: PSUs
+    minus strata in the domain, or the rank of the replicate weights minus one, used for the
+    t interval).
     """
 
     def plot(self, *, ax=None, truth: dict[str, float] | None = None):
@@ -183,37 +191,53 @@ class SurveyData:
     def _sample(self, extra: pd.DataFrame | None = None):
         """The ``svy`` Sample; ``extra`` columns (aligned with the rows) are added to it."""
         if self._sample_cache is None:
-            svy = _svy()
-            d = self.design
-            pop = svy.PopSize(psu=d.fpc, ssu=d.fpc2) if (d.fpc and d.ssu and d.fpc2) else d.fpc
-            self._sample_cache = svy.Sample(
-                _to_polars(self.data),
-                svy.Design(stratum=d.stratum, psu=d.psu, ssu=d.ssu if d.fpc2 else None, wgt=d.weight, pop_size=pop),
-            )
+            self._sample_cache = self._new_sample()
         if extra is None:
             return self._sample_cache
         # Added to the existing Sample (not rebuilt) so that a calibration record (raking) survives.
         cols = _to_polars(extra.reset_index(drop=True))
         return self._sample_cache.wrangling.mutate({c: cols[c] for c in cols.columns})
 
+    def _new_sample(self):
+        return _svy().Sample(_to_polars(self.data), self._svy_design())
+
+    def _svy_design(self, **changes):
+        """The ``svy`` Design of this survey (strata, PSUs, SSUs, FPCs, weight), with ``changes``."""
+        svy = _svy()
+        d = self.design
+        pop = svy.PopSize(psu=d.fpc, ssu=d.fpc2) if (d.fpc and d.ssu and d.fpc2) else d.fpc
+        kw = {"stratum": d.stratum, "psu": d.psu, "ssu": d.ssu if d.fpc2 else None, "wgt": d.weight, "pop_size": pop}
+        return svy.Design(**{**kw, **changes})
+
     def with_weights(self, weights: np.ndarray | pd.Series, name: str | None = None, *, _sample=None) -> SurveyData:
         """A copy of this survey with the weight column replaced (e.g. after raking).
 
         Standard errors from the copy treat the new weights as design weights; use
-        :func:`evaluation.weighting.rake` for calibrated weights, whose variance accounts for the
-        calibration.
+        :func:`~evaluation.survey.weighting.rake` or :func:`~evaluation.survey.calibration.calibrate`
+        for calibrated weights, whose variance accounts for the calibration.
         """
-        data = self.data.copy()
-        data[self.design.weight] = np.asarray(weights, dtype="float64")
-        out = SurveyData(data, self.design, period=self.period, name=name or self.name)
+        # not validated again: calibrated (GREG) weights may be zero or negative, and are still weights
+        out = copy.copy(self)
+        out.data = self.data.copy()
+        out.data[self.design.weight] = np.asarray(weights, dtype="float64")
+        out.name = name or self.name
         out._sample_cache = _sample
         return out
+
+    def with_data(self, data: pd.DataFrame) -> SurveyData:
+        """A copy of this survey (design, weights) whose table is ``data``: the same rows in the same order.
+
+        For added columns (e.g. a cell column to calibrate to); the design columns must be unchanged.
+        """
+        if len(data) != len(self.data):
+            raise OptionError(f"table {self.name}: {len(data)} rows given for a survey of {len(self.data)} rows")
+        return SurveyData(data, self.design, period=self.period, name=self.name)
 
     def _check_column(self, col: str) -> None:
         if col not in self.data.columns:
             raise MissingInputError(f"table {self.name}: column {col} not found")
 
-    def _where_answered(self, *cols: str):
+    def _where_answered(self, *cols: str, domain: Mapping[str, Any] | None = None):
         import polars as pl  # noqa: PLC0415
 
         # Item non-response is a domain (R: na.rm = TRUE), not a subset: the design keeps every PSU.
@@ -221,35 +245,83 @@ class SurveyData:
         for c in cols:
             e = pl.col(c).is_not_null()
             expr = e if expr is None else expr & e
+        for col, value in (domain or {}).items():
+            self._check_column(col)
+            num = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+            if pd.api.types.is_numeric_dtype(self.data[col].dtype) and not pd.isna(num):
+                e = pl.col(col) == float(num)
+            else:
+                e = pl.col(col) == str(value)
+            expr = e if expr is None else expr & e
         return expr
 
-    # -- estimators ------------------------------------------------------------------------------
-    def mean(self, y: str, by: str | None = None, *, indicator: str | None = None, unit_id: str = "all",
-             level: str | None = None) -> SurveyEstimate:
-        """Weighted mean (Hajek ratio estimator) with its Taylor-linearised standard error.
+    # -- the variance method (replicate designs override these) ------------------------------
+    def _estimate(self, statistic: str, sample, *args, **kw) -> pd.DataFrame:
+        """Run ``sample.estimation.<statistic>`` with this design's variance method; a pandas table."""
+        fn = getattr(sample.estimation, statistic)
+        if statistic != "quantile":  # svy reports no design effect for quantiles
+            try:
+                return fn(*args, deff=self._deff_ref(), **kw).to_polars().to_pandas()
+            except _svy().errors.MethodError as exc:
+                if "DEFF_NOT_COMPUTABLE" not in str(exc):  # e.g. a domain whose weights do not exceed its n
+                    raise
+        return fn(*args, **kw).to_polars().to_pandas()
 
-        Domain estimates (``by``) are subpopulation estimates over the full design (R:
-        ``svyby(~y, ~by, design, svymean)``), not estimates from a subset of the data.
+    def _variance_note(self) -> str:
+        d = self.design
+        design_note = (
+            f"strata={d.stratum or 'none'}, PSU={d.psu or 'element'}"
+            + (f", SSU={d.ssu}" if d.fpc2 else "")
+            + (f", fpc={d.fpc}" + (f"+{d.fpc2}" if d.fpc2 else "") if d.fpc else ", with replacement")
+        )
+        return f"Taylor linearisation (svy; {design_note})"
+
+
+
+    # -- estimators ------------------------------------------------------------------------------
+    def mean(self, y: str, by: str | Sequence[str] | None = None, *, domain: Mapping[str, Any] | None = None,
+             indicator: str | None = None, unit_id: str = "all", level: str | None = None) -> SurveyEstimate:
+        """Weighted mean (Hajek ratio estimator) with its design-based standard error.
+
+        Parameters
+        ----------
+        y
+            The column to average.
+        by
+            Domain column, or several (their cells, labelled ``a|b``). Domain estimates are
+            subpopulation estimates over the full design (R ``svyby(~y, ~by, design, svymean)``),
+            not estimates from a subset of the data.
+        domain
+            ``{column: value}``: estimate in that subpopulation only (R ``subset(design, col ==
+            value)``); rows outside it keep their PSUs and strata, so the standard error is the
+            domain one, not the one of a subset treated as a sample.
+        indicator, unit_id, level
+            Labels of the tidy table.
         """
         self._check_column(y)
-        est = self._sample().estimation.mean(y, by=by, where=self._where_answered(y), deff=self._deff_ref())
+        est = self._estimate("mean", self._sample(), y, by=by, where=self._where_answered(y, domain=domain))
         return self._result(est, "mean", y, by, indicator, unit_id, level)
 
-    def total(self, y: str, by: str | None = None, *, category: Any = None, indicator: str | None = None,
-              unit_id: str = "all", level: str | None = None) -> SurveyEstimate:
-        """Estimated population total (Horvitz-Thompson) of ``y``, or of ``y == category``."""
+    def total(self, y: str, by: str | Sequence[str] | None = None, *, category: Any = None,
+              domain: Mapping[str, Any] | None = None, indicator: str | None = None, unit_id: str = "all",
+              level: str | None = None) -> SurveyEstimate:
+        """Estimated population total (Horvitz-Thompson) of ``y``, or of ``y == category``.
+
+        ``by`` and ``domain`` as in :meth:`mean`.
+        """
         self._check_column(y)
         if category is not None:
             ind = _category_indicator(self.data[y], category)
             col = f"{y}={category}"
             sample = self._sample(pd.DataFrame({col: ind}, index=self.data.index))
-            est = sample.estimation.total(col, by=by, where=self._where_answered(col))
+            est = self._estimate("total", sample, col, by=by, where=self._where_answered(col, domain=domain))
             return self._result(est, "total", col, by, indicator, unit_id, level)
-        est = self._sample().estimation.total(y, by=by, where=self._where_answered(y))
+        est = self._estimate("total", self._sample(), y, by=by, where=self._where_answered(y, domain=domain))
         return self._result(est, "total", y, by, indicator, unit_id, level)
 
-    def proportion(self, y: str, category: Any = 1, by: str | None = None, *, ci: str = "logit",
-                   indicator: str | None = None, unit_id: str = "all", level: str | None = None) -> SurveyEstimate:
+    def proportion(self, y: str, category: Any = 1, by: str | Sequence[str] | None = None, *, ci: str = "logit",
+                   domain: Mapping[str, Any] | None = None, indicator: str | None = None, unit_id: str = "all",
+                   level: str | None = None) -> SurveyEstimate:
         """Share of respondents (weighted) with ``y == category``.
 
         Parameters
@@ -268,24 +340,28 @@ class SurveyData:
         ind = _category_indicator(self.data[y], category)
         col = f"{y}={category}"
         sample = self._sample(pd.DataFrame({col: ind}, index=self.data.index))
-        est = sample.estimation.prop(col, by=by, where=self._where_answered(col), ci_method=methods[ci],
-                                     deff=self._deff_ref())
+        est = self._estimate("prop", sample, col, by=by, where=self._where_answered(col, domain=domain),
+                             ci_method=methods[ci])
         res = self._result(est, "proportion", col, by, indicator, unit_id, level, prop_level=1.0)
         res.method += {"logit": "; logit interval", "korn-graubard": "; Korn-Graubard interval (NCHS)",
                        "beta": "; Korn-Graubard interval (R svyciprop beta)"}[ci]
         res.table["method"] = res.method
         return res
 
-    def ratio(self, y: str, x: str, by: str | None = None, *, indicator: str | None = None, unit_id: str = "all",
-              level: str | None = None) -> SurveyEstimate:
-        """Ratio of two estimated totals, ``Y / X``, with its linearised standard error."""
+    def ratio(self, y: str, x: str, by: str | Sequence[str] | None = None, *, domain: Mapping[str, Any] | None = None,
+              indicator: str | None = None, unit_id: str = "all", level: str | None = None) -> SurveyEstimate:
+        """Ratio of two estimated totals, ``Y / X``, with its design-based standard error.
+
+        ``by`` and ``domain`` as in :meth:`mean`.
+        """
         self._check_column(y)
         self._check_column(x)
-        est = self._sample().estimation.ratio(y, x, by=by, where=self._where_answered(y, x))
+        est = self._estimate("ratio", self._sample(), y, x, by=by, where=self._where_answered(y, x, domain=domain))
         return self._result(est, "ratio", f"{y}/{x}", by, indicator, unit_id, level)
 
-    def quantile(self, y: str, q: float = 0.5, by: str | None = None, *, indicator: str | None = None,
-                 unit_id: str = "all", level: str | None = None) -> SurveyEstimate:
+    def quantile(self, y: str, q: float = 0.5, by: str | Sequence[str] | None = None, *,
+                 domain: Mapping[str, Any] | None = None, indicator: str | None = None, unit_id: str = "all",
+                 level: str | None = None) -> SurveyEstimate:
         """Weighted quantile with a Woodruff (1952) interval, as R ``svyquantile`` (survey 4.x) computes it.
 
         The estimate is the smallest ``y`` with weighted CDF ``F(y) >= q`` (R ``qrule="math"``,
@@ -296,7 +372,7 @@ class SurveyData:
         with a few categories (1-5 answers) the interval is a pair of categories and says little.
         """
         self._check_column(y)
-        est = self._sample().estimation.quantile(y, p=q, by=by, where=self._where_answered(y))
+        est = self._estimate("quantile", self._sample(), y, p=q, by=by, where=self._where_answered(y, domain=domain))
         return self._result(est, f"quantile_{q:g}", y, by, indicator, unit_id, level)
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -305,30 +381,25 @@ class SurveyData:
         w = pd.to_numeric(self.data[self.design.weight])
         return "wor" if w.sum() > len(w) else None
 
-    def _result(self, est, statistic: str, variable: str, by: str | None, indicator: str | None, unit_id: str,
+    def _result(self, t: pd.DataFrame, statistic: str, variable: str, by, indicator: str | None, unit_id: str,
                 level: str | None, prop_level: float | None = None) -> SurveyEstimate:
-        t = est.to_polars().to_pandas()
         if prop_level is not None:
             # svy returns one row per level of the 0/1 indicator; keep the share of ones.
             lev_col = variable
             t = t[pd.to_numeric(t[lev_col], errors="coerce") == prop_level].drop(columns=[lev_col])
         t = t.reset_index(drop=True)
-        if by:
-            units = t[by].astype("str")
-            lvl = level or LEVEL_NAMES.get(by, by)
+        by_cols = [by] if isinstance(by, str) else list(by or [])
+        if by_cols:
+            units = t[by_cols].astype("str").agg("|".join, axis=1)
+            lvl = level or " x ".join(LEVEL_NAMES.get(b, b) for b in by_cols)
         else:
             units = pd.Series([unit_id] * len(t))
             lvl = level or "all"
-        d = self.design
-        design_note = (
-            f"strata={d.stratum or 'none'}, PSU={d.psu or 'element'}"
-            + (f", SSU={d.ssu}" if d.fpc2 else "")
-            + (f", fpc={d.fpc}" + (f"+{d.fpc2}" if d.fpc2 else "") if d.fpc else ", with replacement")
-        )
-        method = f"design-based {statistic}, Taylor linearisation (svy; {design_note}), t interval on design df"
+        method = f"design-based {statistic}, {self._variance_note()}, t interval on design df"
         cv = t["se"] / t["est"].abs()
         if prop_level is not None:
             cv = t["se"] / np.minimum(t["est"], 1 - t["est"])
+        deff = t["deff"].astype("float64") if "deff" in t else pd.Series(np.nan, index=t.index)
         table = pd.DataFrame({
             "indicator": indicator or f"survey.{statistic}.{variable}",
             "level": lvl,
@@ -344,13 +415,14 @@ class SurveyData:
             "variable": variable,
             "se": t["se"],
             "cv": cv,
-            "deff": t["deff"] if "deff" in t else np.nan,
+            "deff": deff,
+            "effective_n": t["n"] / deff,
             "df": t["df"].astype("float64"),
         })
         table["flags"] = reliability_flags(table)
         table = indicator_frame(table, extra=EXTRA_COLUMNS)
         notes = [f"Flags: few_respondents (n < {MIN_RESPONDENTS}), high_cv (CV > {MAX_CV:.2f}); NCHS standards."]
-        title = f"Survey {statistic} of {variable}" + (f" by {by}" if by else "") + (f", {self.period}" if self.period else "")
+        title = f"Survey {statistic} of {variable}" + (f" by {' x '.join(by_cols)}" if by_cols else "") + (f", {self.period}" if self.period else "")
         return SurveyEstimate(table=table, title=title, method=method, notes=notes)
 
 
@@ -415,6 +487,7 @@ def wave_difference(later: SurveyEstimate, earlier: SurveyEstimate, *, indicator
         "se": se.to_numpy(),
         "cv": np.nan,
         "deff": np.nan,
+        "effective_n": np.nan,
         "df": df.to_numpy(),
     })
     table = indicator_frame(table, extra=EXTRA_COLUMNS)

@@ -32,12 +32,19 @@ OUTCOME_INDICATORS = {
 LEVEL_COLUMNS = {"district": None, "street": "stratum", "community": "community_id", "compound": "compound_id"}
 
 
-def survey_wave(ds, wave: int, *, with_index: bool = True) -> SurveyData:
+def survey_wave(ds, wave: int, *, with_index: bool = True, calibrate: bool = False) -> SurveyData:
     """The survey of one wave of a dataset (``load_dataset``), with its design and the satisfaction index.
 
-    Adds ``satisfaction_index`` (see :data:`OUTCOME_INDICATORS`) and ``compound_type`` (from
-    ``compounds``) as columns. The respondent id is a design column only (second-stage unit) and
-    never reaches an output.
+    Adds ``satisfaction_index`` (see :data:`OUTCOME_INDICATORS`), ``compound_type`` (from
+    ``compounds``), ``red_property`` (1 where the respondent's compound had adopted red property
+    by the fieldwork date, from ``compound_milestones``) and ``adults_in_household`` (see
+    :func:`adults_in_household`) as columns where their tables are there. The respondent id is a
+    design column only (second-stage unit) and never reaches an output.
+
+    With ``calibrate=True`` the weights are calibrated to the registry (adults by street x sex x
+    age group, and households by street where the household sizes are known;
+    :func:`~evaluation.survey.calibration.calibrate_to_registry`) where the dataset has the
+    ``population`` table, and the design weights are kept otherwise.
     """
     tables = ds.tables if hasattr(ds, "tables") else ds
     if "survey" not in tables:
@@ -53,9 +60,50 @@ def survey_wave(ds, wave: int, *, with_index: bool = True) -> SurveyData:
     if "compounds" in tables and "compound_id" in s:
         ctype = tables["compounds"].set_index("compound_id")["compound_type"]
         s["compound_type"] = s["compound_id"].map(ctype)
+    if "compound_milestones" in tables and "compound_id" in s:
+        s["red_property"] = s["compound_id"].isin(red_property_compounds(tables, wave)).astype("float64")
     has_two_stages = "fpc2" in s and s["fpc2"].notna().all()
     design = SurveyDesign.zhangwan() if has_two_stages else SurveyDesign()
-    return SurveyData(s.reset_index(drop=True), design, period=str(wave))
+    if has_two_stages and "adults_in_household" not in s:
+        adults = adults_in_household(s, design)
+        if adults is not None:
+            s["adults_in_household"] = adults
+    sd = SurveyData(s.reset_index(drop=True), design, period=str(wave))
+    if calibrate and "population" in tables and "units" in tables:
+        from evaluation.survey.calibration import calibrate_to_registry  # noqa: PLC0415 - calibration builds on this module
+
+        by = "street" if "adults_in_household" in sd.data.columns and "compounds" in tables else None
+        return calibrate_to_registry(tables, sd, wave, households_by=by).survey
+    return sd
+
+
+def red_property_compounds(tables, year: int, fieldwork_month_day: str = "10-15") -> set[str]:
+    """Compounds whose red-property milestone (``compound_milestones``) falls on or before the fieldwork date."""
+    ms = tables["compound_milestones"]
+    cutoff = pd.Timestamp(f"{int(year)}-{fieldwork_month_day}")
+    red = ms[(ms["milestone"] == "red_property") & (pd.to_datetime(ms["date"]) <= cutoff)]
+    if "ended" in red:
+        ended = pd.to_datetime(red["ended"], errors="coerce")
+        red = red[ended.isna() | (ended > cutoff)]
+    return set(red["compound_id"].astype("str"))
+
+
+def adults_in_household(data: pd.DataFrame, design: SurveyDesign) -> pd.Series | None:
+    """The adults of each respondent's household, recovered from the design weight; ``None`` if not exact.
+
+    The resident-survey weight is ``(N_h / n_h) (M_i / m_i) A`` (compounds in the street over those
+    sampled, households in the compound over those sampled, adults in the household: one adult is
+    interviewed per household), so ``A = weight n_h m_i / (N_h M_i)``. Returned only when every
+    value is a whole number (within 1e-6): a survey whose weights were adjusted, or drawn another
+    way, needs its own household-size column.
+    """
+    n_h = data.groupby(design.stratum)[design.psu].transform("nunique")
+    m_i = data.groupby(design.psu)[design.psu].transform("size")
+    a = pd.to_numeric(data[design.weight]) * n_h * m_i / (pd.to_numeric(data[design.fpc]) * pd.to_numeric(data[design.fpc2]))
+    whole = a.round()
+    if a.isna().any() or (whole < 1).any() or ((a - whole).abs() > 1e-6).any():
+        return None
+    return whole.astype("float64")
 
 
 def district_label(tables) -> str:
@@ -65,25 +113,33 @@ def district_label(tables) -> str:
     return UnitTree.from_tables(tables["units"]).district_label
 
 
-def survey_indicators(ds, wave: int, level: str = "district") -> SurveyEstimate:
+def survey_indicators(ds, wave: int, level: str = "district", *, calibrate: bool = False) -> SurveyEstimate:
     """The survey outcome indicators (:data:`OUTCOME_INDICATORS`) of one wave at one level.
 
     Returns the tidy table with design-based 95 % intervals, respondents ``n`` and the
     ``few_respondents``/``high_cv`` flags. For communities, put the Fay-Herriot estimates
-    (:func:`evaluation.small_area.fay_herriot`) beside these.
+    (:func:`evaluation.small_area.fay_herriot`) beside these. ``calibrate=True``: weights
+    calibrated to the registry (:func:`survey_wave`), kept per dataset and wave (``ds.memo``).
     """
     if level not in LEVEL_COLUMNS:
         raise OptionError(f"level {level!r} unknown; use one of {', '.join(LEVEL_COLUMNS)}")
     tables = ds.tables if hasattr(ds, "tables") else ds
-    sd = survey_wave(ds, wave)
+    if calibrate and hasattr(ds, "memo"):
+        sd = ds.memo(("survey-calibrated", int(wave)), lambda: survey_wave(ds, wave, calibrate=True))
+    else:
+        sd = survey_wave(ds, wave, calibrate=calibrate)
     by = LEVEL_COLUMNS[level]
     parts = []
     for ind, (_, item) in OUTCOME_INDICATORS.items():
         col = "satisfaction_index" if item == "satisfaction" else item
         parts.append(sd.mean(col, by=by, indicator=ind, unit_id=district_label(tables), level=level))
     table = pd.concat([p.table for p in parts], ignore_index=True)
+    notes = parts[0].notes + ["out.resident_satisfaction: mean of the satisfaction index (1-5)."]
+    if calibrate:
+        notes.append("Weights calibrated to the registry (adults by street x sex x age group; households by street "
+                     "where the survey has household sizes).")
     return SurveyEstimate(table=table, title=f"Resident-survey outcomes, {level}, {wave}", method=parts[0].method,
-                          notes=parts[0].notes + ["out.resident_satisfaction: mean of the satisfaction index (1-5)."])
+                          notes=notes)
 
 
 
@@ -148,11 +204,8 @@ def community_covariates(tables, year: int, fieldwork_month_day: str = "10-15") 
     compounds get share 0.
     """
     comps = tables["compounds"]
-    ms = tables["compound_milestones"]
-    cutoff = pd.Timestamp(f"{int(year)}-{fieldwork_month_day}")
-    red = ms[(ms["milestone"] == "red_property") & (pd.to_datetime(ms["date"]) <= cutoff)]["compound_id"]
     hh = pd.to_numeric(comps["households"]).astype("float64")
-    has_red = comps["compound_id"].isin(set(red)).astype("float64")
+    has_red = comps["compound_id"].astype("str").isin(red_property_compounds(tables, year, fieldwork_month_day)).astype("float64")
     share = (hh * has_red).groupby(comps["community_id"]).sum() / hh.groupby(comps["community_id"]).sum()
     st = tables["staffing"]
     st = st[pd.to_numeric(st["year"]) == int(year)]
@@ -162,3 +215,48 @@ def community_covariates(tables, year: int, fieldwork_month_day: str = "10-15") 
     out = pd.DataFrame({"unit_id": st["community_id"].astype("str").to_numpy(), "staff_fill": fill})
     out["red_property_share"] = out["unit_id"].map(share).fillna(0.0).astype("float64")
     return out[["unit_id", "red_property_share", "staff_fill"]].reset_index(drop=True)
+
+
+def pooled_waves(ds, waves: Sequence[int], *, calibrate: bool = False, households_by: str | None = "street") -> SurveyData:
+    """Several independent survey waves as one survey, e.g. for a respondent-level regression across waves.
+
+    Strata and PSUs are nested in the wave (columns ``wave_stratum``, ``wave_psu``): the waves are
+    independent samples. With ``calibrate=True`` every wave is calibrated to its own registry year
+    in one calibration with wave-specific margins (adults by wave x street x sex x age group,
+    households by wave x street; :func:`~evaluation.survey.calibration.registry_totals`), so the
+    variance accounts for all of them.
+
+    Returns
+    -------
+    SurveyData
+        One row per respondent of the waves, with the columns of :func:`survey_wave`.
+    """
+    from evaluation.survey.calibration import calibrate as calibrate_weights  # noqa: PLC0415
+    from evaluation.survey.calibration import registry_totals  # noqa: PLC0415
+
+    tables = ds.tables if hasattr(ds, "tables") else ds
+    parts, totals = [], {}
+    for wave in waves:
+        sd = survey_wave(ds, wave)
+        data = sd.data.copy()
+        if calibrate:
+            by = households_by if "adults_in_household" in data.columns else None
+            with_cols, wave_totals = registry_totals(tables, wave, sd, households_by=by)
+            data = with_cols.data.copy()
+            data["__adults_cell"] = f"{wave}|" + data["__adults_cell"].astype("str")
+            totals.setdefault("__adults_cell", {}).update({f"{wave}|{k}": v for k, v in wave_totals["__adults_cell"].items()})
+            for col, total in wave_totals.items():
+                if col != "__adults_cell":
+                    data = data.rename(columns={col: f"{col}_{wave}"})
+                    totals[f"{col}_{wave}"] = total
+        data["wave_stratum"] = f"{wave}|" + data[sd.design.stratum].astype("str")
+        data["wave_psu"] = f"{wave}|" + data[sd.design.psu].astype("str")
+        parts.append(data)
+    data = pd.concat(parts, ignore_index=True)
+    for col in totals:
+        if col.startswith("households_"):
+            data[col] = data[col].fillna(0.0)
+    d = sd.design
+    design = SurveyDesign(stratum="wave_stratum", psu="wave_psu", weight=d.weight, fpc=d.fpc, ssu=d.ssu, fpc2=d.fpc2)
+    pooled = SurveyData(data, design, period="-".join(str(w) for w in (min(waves), max(waves))), name="survey")
+    return calibrate_weights(pooled, totals).survey if calibrate else pooled

@@ -34,19 +34,23 @@ class Codebook:
                              f"got {self.table.loc[bad[0], 'direction']!r}")
 
     def row(self, item: str) -> pd.Series:
+        """The codebook row of ``item`` (wording, scale, direction, construct)."""
         hit = self.table[self.table["item"] == item]
         if hit.empty:
             raise MissingInputError(f"table survey_codebook: item {item} not found")
         return hit.iloc[0]
 
     def items(self, construct: str | None = None) -> list[str]:
+        """The items of the codebook, or of one ``construct``, in codebook order."""
         t = self.table if construct is None else self.table[self.table["construct"] == construct]
         return list(t["item"])
 
     def wording(self, item: str, lang: str = "en") -> str:
+        """The question wording of ``item`` in ``lang`` (``"en"`` or ``"zh"``)."""
         return str(self.row(item)[f"wording_{lang}"])
 
     def is_binary(self, item: str) -> bool:
+        """Whether ``item`` is a yes/no item (its scale spans one unit, e.g. 0-1)."""
         r = self.row(item)
         return int(r["scale_max"]) - int(r["scale_min"]) == 1
 

@@ -87,7 +87,7 @@ class WeightingResult(IndicatorResult):
         ax = new_axes(ax, (6, 3.5))
         bins = np.histogram_bin_edges(np.concatenate([self.weights_before, self.weights_after]), bins=30)
         ax.hist(self.weights_before, bins=bins, alpha=0.5, label="design")
-        ax.hist(self.weights_after, bins=bins, alpha=0.5, label="raked")
+        ax.hist(self.weights_after, bins=bins, alpha=0.5, label="adjusted")
         ax.set_xlabel("weight (persons represented)")
         ax.set_ylabel("respondents")
         ax.legend()

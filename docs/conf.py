@@ -74,6 +74,7 @@ html_css_files = ["site.css"]
 html_last_updated_fmt = None
 html_show_sourcelink = False
 html_copy_source = False
+html_context = {"default_mode": "auto"}  # light or dark as the reader's system says (the theme needs it set)
 html_theme_options = {
     "home_page_in_toc": True,
     "show_toc_level": 2,
@@ -83,4 +84,3 @@ html_theme_options = {
     "navigation_with_keys": False,
     "search_bar_text": "Search the book…",
 }
-html_sidebars = {"**": ["navbar-logo.html", "search-button-field.html", "sbt-sidebar-nav.html"]}

@@ -28,10 +28,15 @@ import io
 import os
 import re
 import sys
+import tomllib
 from contextlib import redirect_stdout
 from pathlib import Path
 
 import yaml
+
+import evaluation
+from evaluation import catalog, cli
+from evaluation.dataset import schema
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -135,8 +140,6 @@ def _target_text(t) -> str:
 
 
 def _needs_links(needs) -> str:
-    from evaluation.dataset import schema
-
     parts = []
     for n in needs:
         tbl, _, col = n.partition(".")
@@ -149,8 +152,6 @@ def _needs_links(needs) -> str:
 
 def catalogue_page() -> str:
     """The indicator catalogue: a summary table per pillar, then one entry per indicator."""
-    from evaluation import catalog
-
     sources = target_sources()
     entries = list(catalog.CATALOG.values())
     out = [
@@ -166,9 +167,9 @@ def catalogue_page() -> str:
         if not group:
             continue
         out += [f"## {catalog.message(pillar, 'en')} · {catalog.message(pillar, 'zh')}", ""]
-        rows = [[f"{{ref}}`{e.id} <{indicator_label(e.id)}>`", e.name_en, e.name_zh, UNIT_WORDS.get(e.unit, e.unit),
+        rows = [[f"{{ref}}`{e.id} <{indicator_label(e.id)}>`", f"{e.name_en} · {e.name_zh}", UNIT_WORDS.get(e.unit, e.unit),
                  DIRECTION_WORDS.get(e.direction, e.direction), _target_text(e.target)] for e in group]
-        out += [table(["id", "name", "名称", "unit", "direction", "default target"], rows), ""]
+        out += [table(["id", "name · 名称", "unit", "direction", "default target"], rows), ""]
         for e in group:
             out += [f"({indicator_label(e.id)})=", f"### {code(e.id)}", ""]
             out += [f"**{e.name_en}** · **{e.name_zh}**", ""]
@@ -237,8 +238,6 @@ def value_aliases(column: str, enum, rows: list[dict[str, str]] | None = None) -
 
 
 def _needed_by() -> dict[str, list[str]]:
-    from evaluation import catalog
-
     out: dict[str, list[str]] = {}
     for e in catalog.CATALOG.values():
         for n in e.needs:
@@ -246,10 +245,15 @@ def _needed_by() -> dict[str, list[str]]:
     return out
 
 
+def _template_link(table_name: str) -> str:
+    """A download link to the table's XLSX template (copied into the site), or "none"."""
+    if not (TEMPLATES / f"{table_name}.xlsx").exists():
+        return "none"
+    return f"{{download}}`{table_name}.xlsx </../data/templates/{table_name}.xlsx>`"
+
+
 def dictionary_page() -> str:
     """The data dictionary: every table and column of the data model, with Chinese labels and aliases."""
-    from evaluation.dataset import schema
-
     rows_csv = alias_rows()
     value_rows = value_alias_rows()
     needed = _needed_by()
@@ -262,10 +266,9 @@ def dictionary_page() -> str:
         "identifiers are always strings; `datetime` columns are timezone-aware "
         f"({schema.DEFAULT_TZ} when a stamp has no offset).",
         "",
-        table(["table", "表", "one row per", "required", "template"], [
-            [f"{{ref}}`{t.name} <{table_label(t.name)}>`", t.title_zh, t.description,
-             "yes" if t.required_table else "no",
-             f"`data/templates/{t.name}.xlsx`" if (TEMPLATES / f"{t.name}.xlsx").exists() else "none"]
+        table(["table · 表", "what it holds", "required", "template"], [
+            [f"{{ref}}`{t.name} <{table_label(t.name)}>` · {t.title_zh}", t.description,
+             "yes" if t.required_table else "no", _template_link(t.name)]
             for t in tables.values()
         ]),
         "",
@@ -283,6 +286,7 @@ def dictionary_page() -> str:
                 line += f" (rows with {code(col)} in {', '.join(code(v) for v in vals)})"
             facts.append(line)
         facts.append(f"- **table required**: {'yes' if t.required_table else 'no (optional)'}")
+        facts.append(f"- **template**: {_template_link(t.name)}")
         if t.open_columns:
             facts.append("- **further columns**: allowed (survey items and demographics named in the codebook)")
         if t.large:
@@ -306,11 +310,11 @@ def dictionary_page() -> str:
                 enum = "; ".join(code(v) + (f" ({', '.join(vals[v])})" if v in vals else "") for v in f.enum)
             al = aliases_for(t.name, f.name, rows_csv)
             rows.append([
-                f"[{code(f.name)}]{{#{column_label(t.name, f.name)}}}", f.label_zh, f.type,
-                "yes" if f.required else "", enum, "; ".join(constraints), f.description,
-                ", ".join(al),
+                f"[{code(f.name)}]{{#{column_label(t.name, f.name)}}}", f.label_zh,
+                f.type + (f" ({', '.join(constraints)})" if constraints else ""),
+                "yes" if f.required else "", enum, f.description, ", ".join(al),
             ])
-        out += [table(["column", "中文", "type", "required", "allowed values", "constraints", "description",
+        out += [table(["column", "中文", "type", "required", "allowed values (and their aliases)", "description",
                        "header aliases"], rows), ""]
     return "\n".join(out)
 
@@ -335,8 +339,6 @@ def figures_page() -> str:
 
 def project_version() -> str:
     """``version`` of ``pyproject.toml``."""
-    import tomllib
-
     return tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]["version"]
 
 
@@ -449,8 +451,6 @@ def snapshot(version: str | None = None) -> Path:
 
 def cli_page() -> str:
     """``evaluation --help`` and the help of every command, as the parser prints them."""
-    from evaluation import cli
-
     parser = cli.build_parser()
     out = ["<!-- generated by docs/_ext/generate.py from evaluation.cli.build_parser(): do not edit -->", ""]
 
@@ -531,8 +531,6 @@ API_PAGES = {
 
 def api_page() -> str:
     """The names of ``evaluation.API``, each linked to its entry in the reference."""
-    import evaluation
-
     out = ["<!-- generated by docs/_ext/generate.py from evaluation.API: do not edit -->", ""]
     rows = []
     for name, module in evaluation.API.items():
@@ -574,6 +572,7 @@ def _builder_inited(app) -> None:
 
 
 def setup(app):
+    """Sphinx extension: write the generated pages when the builder starts."""
     app.connect("builder-inited", _builder_inited)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 

@@ -9,9 +9,9 @@ Rules, so that the list can only shrink:
 
 * only warnings whose location is a docstring of ``evaluation.*`` can be held back, and only when
   they match an entry; every other warning goes through and fails the build;
-* a held-back warning is still printed, as an info line starting ``known docstring warning:``;
-* an entry that no longer matches anything is reported at the end (info, not a failure) so it can
-  be deleted from ``conf.py``;
+* a held-back warning is still printed (stderr, ``known docstring warning (held back ...)``);
+* an entry that no longer matches anything is reported at the end of a build that read the whole API
+  reference (printed, not a failure) so that it can be deleted from ``conf.py``;
 * ``DOCS_STRICT=1 make docs`` holds nothing back.
 """
 
@@ -20,10 +20,10 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 
 from sphinx.util import logging as sphinx_logging
 
-LOGGER = sphinx_logging.getLogger(__name__)
 _LOCATION = re.compile(r"docstring of (evaluation(?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
 
 
@@ -37,6 +37,7 @@ class KnownWarnings(logging.Filter):
         self.held: list[str] = []
 
     def match(self, record) -> tuple[str, str] | None:
+        """The entry of the known list that ``record`` matches, or ``None``."""
         if record.levelno < logging.WARNING:
             return None
         location = getattr(record, "location", "") or ""
@@ -55,6 +56,7 @@ class KnownWarnings(logging.Filter):
         return None
 
     def filter(self, record) -> bool:
+        """``False`` (hold back) for a known warning, ``True`` for everything else."""
         entry = self.match(record)
         if entry is None:
             return True
@@ -82,19 +84,19 @@ def _reading(app, env, docnames) -> None:
 
 
 def _report(app, exception) -> None:
+    # printed, not logged: shown even with -q, and never counted as a warning
     filt = getattr(app, "_known_warnings", None)
     if filt is None:
         return
     for line in filt.held:
-        LOGGER.info("known docstring warning: %s", line)
+        print(f"known docstring warning (held back, see docs/conf.py): {line}", file=sys.stderr)
     stale = [e for e, n in filt.seen.items() if n == 0] if getattr(app, "_known_warnings_full", False) else []
-    if filt.held:
-        LOGGER.info("%d known docstring warning(s) held back (conf.py KNOWN_DOCSTRING_WARNINGS)", len(filt.held))
     for obj, msg in stale:
-        LOGGER.info("known docstring warning no longer seen (delete it from conf.py): %s: %s", obj, msg)
+        print(f"known docstring warning no longer seen (delete it from docs/conf.py): {obj}: {msg}", file=sys.stderr)
 
 
 def setup(app):
+    """Sphinx extension: the ``known_docstring_warnings`` setting and its filter."""
     app.add_config_value("known_docstring_warnings", [], "env")
     app.connect("config-inited", _install)
     app.connect("env-before-read-docs", _reading)

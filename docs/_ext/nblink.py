@@ -53,5 +53,6 @@ def _note_dependency(app, docname: str, source: list[str]) -> None:
 
 
 def setup(app):
+    """Sphinx extension: record each notebook as a dependency of its page."""
     app.connect("source-read", _note_dependency)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

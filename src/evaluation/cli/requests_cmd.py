@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 from evaluation.cli.options import add_command, add_out_option, check_out
 
@@ -60,6 +61,7 @@ def register(sub) -> None:
     p.add_argument("--engine", default="pandas", choices=["pandas", "dask"], help="engine of the grouped pass")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="with --engine dask: a distributed scheduler address, or local-cluster")
+    p.add_argument("--timings", action="store_true", help="print the seconds each stage took (to stderr)")
     p.add_argument("--pii", default="refuse", choices=["refuse", "hash"],
                    help="what to do with a column that looks like personal identifiers")
     p.add_argument("--salt-file", default=None, metavar="FILE", help="the secret salt for --pii hash")
@@ -80,13 +82,20 @@ def run(args) -> int:
     if args.response_sla_hours is not None and not args.response_sla_hours > 0:
         raise OptionError(f"--response-sla-hours must be a positive number of hours, not {args.response_sla_hours:g}")
     log = load_requests(args.file, format=args.format, mapping=args.mapping, engine=args.engine, cutoff=args.cutoff,
-                        timezone=args.timezone, pii=args.pii, salt=salt_of(args))
+                        timezone=args.timezone, pii=args.pii, salt=salt_of(args), keep=args.by)
     sla = tuple(args.sla_hours) if args.sla_hours else DEFAULT_SLA_HOURS
     settings = RequestSettings(time=args.time, ci_method=args.ci_method, response_sla_hours=args.response_sla_hours,
                                resolution_seconds=_resolution(args.resolution))
     res = request_indicators(log, by=args.by, period=args.period, sla_hours=sla, settings=settings,
                              engine=Engine(args.engine, scheduler=args.scheduler))
+    t0 = time.perf_counter()
     write_table(res.table, out)
+    written = time.perf_counter() - t0
+    for note in log.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.timings:
+        stages = {**log.timings, **(res.timings or {}), "write": written}
+        print("timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()), file=sys.stderr)
     flagged = res.quality[res.quality["requests"] > 0]
     print(f"{len(log):,} requests; cut-off {log.cutoff} ({log.cutoff_source}); {len(res.table):,} indicator rows "
           f"-> {out}", file=sys.stderr)

@@ -128,9 +128,17 @@ def kind_by_content(values: pd.Series) -> str | None:
     return None
 
 
+#: the work-order number the hotline system assigns: one per request, never published and never a
+#: unit of a table, so its content is not screened (a pass over millions of distinct strings).
+#: Other id columns are screened: a registry that keys members by their ID-card number is common.
+ID_COLUMNS = frozenset({"request_id"})
+
+
 def personal_kind(name: str, values: pd.Series | None = None, table: str | None = None) -> str | None:
     """What makes column ``name`` (with ``values``) personal: its header or its content; ``None`` if neither."""
-    return kind_by_header(str(name), table) or (kind_by_content(values) if values is not None else None)
+    if values is not None and str(name) not in ID_COLUMNS:
+        return kind_by_header(str(name), table) or kind_by_content(values)
+    return kind_by_header(str(name), table)
 
 
 def hash_values(values: pd.Series, salt: str) -> pd.Series:
@@ -187,12 +195,7 @@ def screen_personal_data(df: pd.DataFrame, table: str | None, source: str, pii: 
         if kind is None:
             continue
         if pii == "refuse":
-            hint = ("remove the column, or run with --pii hash --salt-file FILE to keep it as a salted hash "
-                    "(load_dataset(..., pii='hash', salt=...))")
-            if "header" in kind and ("name" in str(col).lower() or "名" in str(col)):
-                hint += "; if it is the name of a place, call the column name_zh or 名称"
-            raise PersonalDataError(f"looks like {kind}, and the data model stores no personal identifiers",
-                                    file=source, table=table, column=str(col), kind=kind, hint=hint)
+            _refuse(str(col), kind, source, table)
         if out is df:
             out = df.copy()
         if pii == "drop":
@@ -202,6 +205,33 @@ def screen_personal_data(df: pd.DataFrame, table: str | None, source: str, pii: 
     if out is not df:
         out.attrs = dict(df.attrs)
     return out
+
+
+def _refuse(col: str, kind: str, source: str, table: str | None):
+    hint = ("remove the column, or run with --pii hash --salt-file FILE to keep it as a salted hash "
+            "(load_dataset(..., pii='hash', salt=...))")
+    if "header" in kind and ("name" in col.lower() or "名" in col):
+        hint += "; if it is the name of a place, call the column name_zh or 名称"
+    raise PersonalDataError(f"looks like {kind}, and the data model stores no personal identifiers",
+                            file=source, table=table, column=col, kind=kind, hint=hint)
+
+
+def screen_headers(names: Iterable[str], table: str | None, source: str, pii: str = "refuse",
+                   exempt: Iterable[str] = ()) -> None:
+    """Refuse a file whose *unread* columns are headed as personal identifiers.
+
+    A reader that reads only the columns it needs never sees the others' content, but a column
+    headed 联系电话 still means the file holds personal data: with ``pii="refuse"`` the file is
+    refused exactly as if the column had been read, so the same file gets the same answer from
+    every entry point. With ``"hash"`` or ``"drop"`` nothing unread can reach an output.
+    """
+    if pii != "refuse":
+        return
+    skip = set(exempt)
+    for col in names:
+        kind = None if col in skip else kind_by_header(str(col), table)
+        if kind is not None:
+            _refuse(str(col), kind, source, table)
 
 
 def read_salt(path: str | Path | None) -> str | None:

@@ -209,9 +209,13 @@ def _parse_cells(text: pd.Series, has_offset: np.ndarray, tz: str) -> np.ndarray
 
 def _as_times(s: pd.Series, tz: str) -> tuple[pd.Series, np.ndarray]:
     """Stored times (Parquet) in ``tz``, with the 1900 placeholder set missing and flagged."""
-    s = s.dt.tz_convert(tz) if isinstance(s.dtype, pd.DatetimeTZDtype) else \
-        s.dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
-    s = s.dt.as_unit("ns")
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        if str(s.dtype.tz) != str(tz):
+            s = s.dt.tz_convert(tz)
+    else:
+        s = s.dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
+    if s.dtype.unit != "ns":
+        s = s.dt.as_unit("ns")
     v = s.array.asi8  # raw nanoseconds: much faster than .dt.year on millions of rows
     lo = pd.Timestamp(f"{_PLACEHOLDER_YEAR}-01-01", tz="UTC").value - 86_400 * 10**9
     hi = pd.Timestamp(f"{_PLACEHOLDER_YEAR + 1}-01-01", tz="UTC").value + 86_400 * 10**9

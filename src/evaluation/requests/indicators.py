@@ -59,7 +59,7 @@ from evaluation.errors import DataError, OptionError
 from evaluation.requests.definitions import (DEFAULT_SLA_HOURS, DEFAULT_WEIGHTS, MIN_REQUESTS, RATING_SCORE,
                                              UNIT_LEVELS, satisfaction_text)
 from evaluation.requests.grouped import DEFAULT_CHUNK_ROWS, GroupedTables, _check_by, _grouped_pass, _make_spec
-from evaluation.requests.log import RequestLog
+from evaluation.requests.log import RequestLog, Stopwatch
 from evaluation.requests.quality import FLAG_BITS, FLAG_MEANING, QualityPolicy, _quality_from_counts
 from evaluation.results import IndicatorResult, indicator_frame, new_axes
 from evaluation.survival import CI_METHODS, KaplanMeier, kaplan_meier_from_life_table, km_summaries
@@ -82,6 +82,8 @@ class RequestIndicators(IndicatorResult):
     quality: pd.DataFrame | None = None
     by: list[str] | None = None
     resolution_seconds: int = 60
+    #: seconds each stage took (grouped pass, Kaplan-Meier, indicator table)
+    timings: dict | None = None
 
     def curves(self) -> KaplanMeier:
         """Kaplan-Meier estimates of every group and period of the life table (time in bins)."""
@@ -248,10 +250,12 @@ def request_indicators(
     sla_hours = tuple(float(h) for h in (sla_hours or ()))
     if any(not h > 0 for h in sla_hours):
         raise OptionError(f"service levels must be positive numbers of hours, not {sla_hours}")
+    clock = Stopwatch()
     spec = _make_spec(log, by, period, time, resolution_seconds, response_sla_hours, policy, calendar)
     parts = _grouped_pass(log, spec, engine.name, engine.chunk_rows, engine.progress, engine.npartitions,
                           engine.scheduler)
     counts = parts.counts
+    clock.lap("grouped pass")
     _check_estimable(counts, log)
     excluded = counts.attrs.get("excluded", {})
     level = " x ".join(UNIT_LEVELS.get(b, b) for b in by) if by else "all"
@@ -296,6 +300,7 @@ def request_indicators(
         add("svc.reopen_rate", reop / n, reop, n, n, "share of requests reopened at least once", few)
     km_blocks = _Blocks(base, len(n), qual)
     life = _km_rows(parts.life, by, counts, km_blocks, spec, sla_hours, ci_method, alpha, time, min_requests)
+    clock.lap("Kaplan-Meier")
     table = pd.concat([rates.frame(), _backlog_rows(parts, counts, by, level, spec), km_blocks.frame()], ignore_index=True)
     table = indicator_frame(table, extra=by + ["sla_hours"])
     quality = _quality_from_counts(parts.counts, excluded, policy)
@@ -320,6 +325,8 @@ def request_indicators(
     res.quality = quality
     res.by = by
     res.resolution_seconds = resolution_seconds
+    clock.lap("indicator table")
+    res.timings = clock.laps
     return res
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.dataset.load import load_dataset, parse_cutoff
-from evaluation.dataset.privacy import screen_personal_data
+from evaluation.dataset.privacy import check_pii_option, screen_headers, screen_personal_data
 from evaluation.errors import MissingInputError, OptionError
 from evaluation.requests.durations import NS_PER_SECOND
 from evaluation.requests.formats import (ADAPTERS, FORMAT_DEFAULTS, PUBLIC_COLUMNS, SOURCE_COLUMNS, STANDARD_COLUMNS,
@@ -28,6 +29,19 @@ from evaluation.requests.partitioned import (Parts, find_later_copies, find_part
 from evaluation.requests.quality import (FIRST_PLAUSIBLE_YEAR, FLAG_BITS, FLAG_MEANING, NAT, QualityPolicy, _to_ns,
                                          decode_flags, flag_requests)
 from evaluation.requests.readers import LABEL_COLUMNS, canonical_columns, read_source, source_columns
+
+
+class Stopwatch:
+    """Seconds per stage: ``lap(name)`` records the time since the previous lap."""
+
+    def __init__(self):
+        self.laps: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = self.laps.get(name, 0.0) + now - self._t
+        self._t = now
 
 
 @dataclass
@@ -64,6 +78,8 @@ class RequestLog:
     resolution_seconds: int = 1
     #: what loading did that a reader should know: the zone of naive stamps, values mapped, keys repeated
     notes: list[str] = field(default_factory=list)
+    #: seconds each stage of loading took (read, screen and adapt, cut-off, flags, labels)
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def columns(self) -> list[str]:
@@ -202,6 +218,7 @@ def load_requests(
                 or p.suffix.lower() in (".parquet", ".pq"):
             return _load_partitioned(text, cutoff=cutoff, timezone=timezone)
     # other inputs are read with pandas; request_indicators(engine="dask") partitions them
+    clock = Stopwatch()
     declared_cutoff, declared_tz = None, None
     source = "DataFrame" if isinstance(path_or_frame, pd.DataFrame) else str(path_or_frame)
     screened = False
@@ -217,9 +234,15 @@ def load_requests(
             screened = True
         else:
             cols, labels, id_col = _wanted_columns(path, format, mapping, keep)
+            if cols is not None:
+                check_pii_option(pii, salt)
+                unread = [c for c in source_columns(path) if c not in set(cols)]
+                screen_headers(unread, "requests" if format == "native" else None, path.name, pii,
+                               exempt=PUBLIC_COLUMNS.get(format, ()))
             src = read_source(path, cols, labels, id_col, table="requests" if format == "native" else None,
                               pii=pii, salt=salt)
             screened = bool(src.attrs.get("screened"))
+    clock.lap("read")
     if not screened:
         src = screen_personal_data(src, "requests" if format == "native" else None, Path(source).name, pii, salt,
                                    exempt=PUBLIC_COLUMNS.get(format, ()))
@@ -230,6 +253,7 @@ def load_requests(
         std = adapt_mapping(src, mapping, source=source, timezone=timezone)
     else:
         std = ADAPTERS[format](src, source=source, timezone=tz)
+    clock.lap("screen and adapt")
     notes = list(std.attrs.get("notes", []))
     tz = str(std["created_at"].dt.tz)
     if cutoff is not None:
@@ -243,16 +267,19 @@ def load_requests(
         if cut is None:
             raise MissingInputError(f"{source}: no valid timestamp in the log, cannot set a cut-off; give --cutoff")
         how = "latest timestamp in the log"
+    clock.lap("cut-off")
     std = flag_requests(std, cut, tz)
+    clock.lap("quality flags")
     for col in ("channel", "category", "affair_class", "community_id", "compound_id", "status", "rating"):
         if not isinstance(std[col].dtype, pd.CategoricalDtype):
             std[col] = std[col].astype("category")
     if units is not None and "community_id" in std.columns:
         std = _with_parent_units(std, units)
+    clock.lap("labels")
     return RequestLog(
         data=std, cutoff=cut, timezone=tz, format=format, source=source,
         calendar=FORMAT_DEFAULTS.get(format, {}).get("calendar", "weekdays"), cutoff_source=how, units=units,
-        resolution_seconds=stamp_resolution(std), notes=notes,
+        resolution_seconds=stamp_resolution(std), notes=notes, timings=clock.laps,
     )
 
 

@@ -69,7 +69,8 @@ def read_parquet(path: Path, columns: Iterable[str] | None = None, labels: Itera
     except (pa.ArrowException, OSError) as exc:
         raise LoadError(f"not a readable Parquet file ({exc})", file=path.name) from None
     table = _nulls_in_text(table, skip=dictionary)
-    out = table.to_pandas()
+    out = table.to_pandas(self_destruct=True, split_blocks=True)  # Arrow buffers freed as pandas takes over
+    del table
     for c in dictionary:  # a label written as "null" is missing, like an empty one
         cats = out[c].cat.categories
         nulls = [v for v in cats if str(v).strip() in NULL_STRINGS]

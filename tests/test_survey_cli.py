@@ -17,7 +17,7 @@ from evaluation.cli import main
 from evaluation.results import INDICATOR_COLUMNS
 from evaluation.survey import EXTRA_COLUMNS
 
-TABLES = ("survey", "survey_codebook", "units", "compounds")
+TABLES = ("survey", "survey_codebook", "units", "compounds", "population")
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +88,44 @@ def test_numeric_category_matches_float_items():
     assert res["value"] == pytest.approx(4 / 7) and res["n"] == 7
     tot = SurveyData(df, SurveyDesign(fpc=None)).total("y", category=0).table.iloc[0]
     assert tot["value"] == pytest.approx(3)
+
+
+def test_cli_calibrate_and_replicates_match_the_api(survey_dir, tmp_path, capsys):
+    from evaluation.dataset import load_dataset
+    from evaluation.survey import as_replicate, calibrate_to_registry, survey_wave
+
+    out = tmp_path / "cal.csv"
+    code = main(["survey", str(survey_dir), "--wave", "2020", "--item", "sat_overall", "--by", "street",
+                 "--calibrate", "--replicates", "JKn", "--out", str(out)])
+    msg = capsys.readouterr()
+    assert code == 0, msg.err
+    assert "JKn replicate weights (60 replicates)" in msg.out and "calibrated to the registry" in msg.out
+    t = pd.read_csv(out)
+    assert list(t.columns) == list(INDICATOR_COLUMNS) + list(EXTRA_COLUMNS)
+    assert t["method"].str.contains("JKn replicate weights").all() and t["method"].str.contains("calibrated").all()
+    ds = load_dataset(survey_dir)
+    rep = as_replicate(survey_wave(ds, 2020), "JKn")
+    api = calibrate_to_registry(ds, rep, 2020).survey.mean("sat_overall", by="stratum").table
+    assert t["value"].to_numpy() == pytest.approx(api["value"].to_numpy(), rel=1e-12)
+    assert t["se"].to_numpy() == pytest.approx(api["se"].to_numpy(), rel=1e-12)
+    assert (t["df"] == 56).all()  # degf of 60 replicates in 4 strata
+
+
+def test_cli_replicate_choices_and_unpairable_brr(survey_dir, tmp_path, capsys):
+    out = tmp_path / "x.csv"
+    with pytest.raises(SystemExit):
+        main(["survey", str(survey_dir), "--wave", "2020", "--item", "sat_overall", "--replicates", "JK3",
+              "--out", str(out)])
+    capsys.readouterr()
+    code = main(["survey", str(survey_dir), "--wave", "2020", "--item", "sat_overall", "--replicates", "BRR",
+                 "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and "even number of PSUs" in err and "S01 with 15" in err and len(err.splitlines()) == 1
+    assert not out.exists()
+    boot = tmp_path / "boot.csv"
+    assert main(["survey", str(survey_dir), "--wave", "2020", "--item", "sat_overall", "--replicates", "bootstrap",
+                 "--seed", "3", "--out", str(boot)]) == 0
+    first = pd.read_csv(boot)["se"].iloc[0]
+    assert main(["survey", str(survey_dir), "--wave", "2020", "--item", "sat_overall", "--replicates", "bootstrap",
+                 "--seed", "3", "--out", str(boot)]) == 0
+    assert pd.read_csv(boot)["se"].iloc[0] == first  # the seed makes the bootstrap reproducible

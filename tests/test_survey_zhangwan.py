@@ -132,3 +132,45 @@ def test_fay_herriot_with_smoothed_variances_beats_direct_against_truth(district
     assert mse_fh <= 0.8 * mse_direct
     assert fh["covered"].astype(float).mean() >= 0.8
     assert (~sampled).sum() == 6 and fh.loc[~sampled, "flags"].str.contains("no_direct_estimate").all()
+
+
+# -- calibration to the registry, and the planted effect of red property ------------------------------
+
+def test_registry_calibration_meets_every_registry_total(district):
+    from evaluation.survey import calibrate_to_registry
+
+    ds, _ = district
+    sd = survey_wave(ds, 2020)
+    # adults_in_household is recovered exactly from the weight (N_h/n_h M_i/m_i A): it takes values 1-4
+    assert set(sd.data["adults_in_household"].unique()) <= {1.0, 2.0, 3.0, 4.0}
+    res = calibrate_to_registry(ds, sd, 2020)
+    m = res.margins
+    assert len(m) == 24 + 4  # street x sex x age cells, households of the four streets
+    assert ((m["weighted_after"] - m["population"]).abs() <= 1e-6 * m["population"]).all()
+    pop = ds["population"]
+    assert m.loc[m["margin"] == "adults by street x sex x age group", "population"].sum() == \
+        pop.loc[pop["year"] == 2020, "persons"].sum()
+    assert m.loc[m["margin"].str.startswith("households_"), "population"].sum() == ds["compounds"]["households"].sum()
+    # the calibrated survey is what survey_wave(calibrate=True) gives, and what the indicators use
+    cal = survey_wave(ds, 2020, calibrate=True).mean("satisfaction_index").table.iloc[0]
+    assert cal["value"] == pytest.approx(res.survey.mean("satisfaction_index").table["value"].iloc[0], rel=1e-12)
+    ind = survey_indicators(ds, 2020, "district", calibrate=True).table.set_index("indicator")
+    assert ind.loc["out.resident_satisfaction", "value"] == pytest.approx(cal["value"], rel=1e-12)
+    assert "calibrated" in ind.loc["out.resident_satisfaction", "method"]
+
+
+def test_regression_recovers_the_planted_red_property_effect(district, bundled_dir):
+    from evaluation.survey import pooled_waves, svyglm
+
+    ds, _ = district
+    planted = json.loads((bundled_dir / "truth.json").read_text(encoding="utf-8"))["red_property"]
+    effect = planted["realised_att"]["survey_sat_overall_compound_wave"]  # 0.398 points of sat_overall
+    pooled = pooled_waves(ds, (2019, 2020, 2021), calibrate=True)
+    m = svyglm(pooled, "sat_overall", ["red_property", "wave", "stratum", "compound_type", "sex", "age_group"],
+               categorical=["wave"])
+    red = m.coefficients.loc["red_property"]
+    assert red["ci_low"] <= effect <= red["ci_high"], red
+    # the naive comparison is biased by selective adoption (commercial, work-unit compounds; two streets)
+    naive = svyglm(pooled, "sat_overall", ["red_property"]).coefficients.loc["red_property"]
+    assert not naive["ci_low"] <= effect <= naive["ci_high"]
+    assert m.df == pooled.data["wave_psu"].nunique() - pooled.data["wave_stratum"].nunique() + 1 - len(m.coefficients)

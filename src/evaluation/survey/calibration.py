@@ -374,6 +374,7 @@ def _calibration_result(survey, new_survey, d, g, X, columns, targets, totals, c
     worst = float(np.max(np.abs(X.T @ after - targets) / np.maximum(1.0, np.abs(targets))))
     if worst > 1e-6:
         notes.append(f"Totals met to a relative {worst:.1e} (trimming moves them).")
+    new_survey.adjustment = f"weights calibrated ({kind}) to {len(columns)} population totals"
     return CalibrationResult(new_survey, d, after, table, pd.DataFrame(rows), title="Calibrated survey weights",
                              method=method, notes=notes, g=g, columns=columns)
 
@@ -462,6 +463,8 @@ def calibrate_to_registry(tables, survey: SurveyData, year: int, *, households_b
     res.method = res.method.replace("__adults_cell", adults)
     if households_by:
         res.method = res.method.replace(names, households)
+    res.survey.adjustment = (f"weights calibrated ({calfun}) to the registry: {adults.split(' (')[0]}"
+                             + (f", {households.split(' (')[0]}" if households else ""))
     res.title = f"Survey weights calibrated to the registry, {year}: {adults.split(' (')[0]}" + (
         f", {households.split(' (')[0]}" if households else "")
     return res

@@ -186,6 +186,8 @@ class SurveyData:
             )
         self.data = data.copy()
         self._sample_cache = None
+        #: how the weights were adjusted (set by raking and calibration; part of every method note)
+        self.adjustment = ""
 
     # -- the svy design --------------------------------------------------------------------------
     def _sample(self, extra: pd.DataFrame | None = None):
@@ -396,6 +398,8 @@ class SurveyData:
             units = pd.Series([unit_id] * len(t))
             lvl = level or "all"
         method = f"design-based {statistic}, {self._variance_note()}, t interval on design df"
+        if self.adjustment:
+            method = f"design-based {statistic} with {self.adjustment}, {self._variance_note()}, t interval on design df"
         cv = t["se"] / t["est"].abs()
         if prop_level is not None:
             cv = t["se"] / np.minimum(t["est"], 1 - t["est"])

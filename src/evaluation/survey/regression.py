@@ -318,7 +318,7 @@ def svyglm(survey: SurveyData, y: str, x: Sequence[str] = (), *, family: str = "
     in_fit = answered & _domain_mask(survey, domain)
     design = np.column_stack([np.ones(len(X))] * intercept + [X[c].to_numpy() for c in X.columns])
     eta = np.nan_to_num(design) @ coef
-    mu = {"identity": eta, "logit": special.expit(eta), "log": np.exp(eta)}[FAMILIES[family]]
+    mu = special.expit(eta) if family == "binomial" else (np.exp(eta) if family == "poisson" else eta)
     var = {"gaussian": np.ones_like(mu), "binomial": mu * (1 - mu), "poisson": mu}[family]
     pearson = (np.nan_to_num(yv) - mu) / np.sqrt(var)
     w = pd.to_numeric(survey.data[survey.design.weight]).to_numpy(dtype="float64")[in_fit]

@@ -238,14 +238,16 @@ def _brr(survey: SurveyData, type: str, fay_rho: float, strata, psu, N, notes) -
     import polars as pl  # noqa: PLC0415
 
     svy = _svy()
+    per_stratum = pd.Series(psu).groupby(strata).nunique()
+    odd = per_stratum[per_stratum % 2 == 1]
+    if len(odd):
+        raise DataError(f"{type} needs an even number of PSUs in every stratum (they are paired into half-samples); "
+                        f"{len(odd)} of {len(per_stratum)} strata have an odd number, e.g. {odd.index[0]} with {odd.iloc[0]}",
+                        table=survey.name, hint="use JKn or the bootstrap")
     w = pd.to_numeric(survey.data[survey.design.weight]).to_numpy(dtype="float64")
     frame = pl.DataFrame({"__stratum": strata, "__psu": psu, "__w": w})
     sample = svy.Sample(frame, svy.Design(stratum="__stratum", psu="__psu", wgt="__w"))
-    try:
-        out = sample.weighting.create_brr_wgts(rep_prefix="__brr", fay_coef=fay_rho)
-    except svy.errors.SvyError as exc:
-        raise DataError(f"{type} needs two PSUs per stratum (or an even number, split into pairs): "
-                        f"{str(exc).strip().splitlines()[0].lstrip('❌ ').strip()}", table=survey.name) from exc
+    out = sample.weighting.create_brr_wgts(rep_prefix="__brr", fay_coef=fay_rho)
     cols = out.design.rep_wgts.columns_from_data(out.data.columns)
     reps = out.data.select(cols).to_numpy()
     if N is not None:

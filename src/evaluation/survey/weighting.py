@@ -144,6 +144,7 @@ def rake(survey: SurveyData, margins: Mapping[str, Mapping[object, float]], *, t
     adjusted = out.data["__adj_wgt"].to_numpy()
     before = pd.to_numeric(data[survey.design.weight]).to_numpy(dtype="float64")
     new_survey = survey.with_weights(adjusted, _sample=out)
+    new_survey.adjustment = ("weights post-stratified" if len(controls) == 1 else "weights raked") + f" to {', '.join(controls)}"
     rows = []
     for col, levels in controls.items():
         cell = data[col].astype("str").to_numpy()
@@ -228,4 +229,6 @@ def rake_to_population(survey: SurveyData, population: pd.DataFrame, units: pd.D
     res.method = res.method.replace("__cell", " x ".join(["street" if unit_column == "stratum" else unit_column,
                                                           *columns]))
     res.title = f"Survey weights post-stratified to the adult population, {year}"
+    res.survey.adjustment = "weights post-stratified to " + " x ".join(["street" if unit_column == "stratum" else unit_column,
+                                                                       *columns])
     return res

@@ -33,6 +33,7 @@ extensions = [
     "generate",
     "nblink",
     "known_warnings",
+    "reexports",
 ]
 
 exclude_patterns = ["_build", "_generated", "_data", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints"]
@@ -51,7 +52,7 @@ nb_output_stderr = "show"
 
 # -- API reference ---------------------------------------------------------------------------------
 
-autodoc_default_options = {"members": True, "member-order": "bysource"}
+autodoc_default_options = {"members": True, "member-order": "bysource", "no-value": True}
 autodoc_typehints = "none"  # the numpydoc sections say what each parameter is
 autodoc_mock_imports: list[str] = []
 numpydoc_show_class_members = False  # autodoc :members: lists them; no autosummary stubs

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import html.parser
+import importlib
 import json
 import os
 import re
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import time
 import tomllib
+import types
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -297,6 +299,12 @@ def test_built_pages_have_every_entry(site):
     api_ids = set().union(*(parse(p).ids for p in (site / "api").glob("*.html")))
     for name, module in API.items():
         assert f"{module}.{name}" in api_ids, f"{module}.{name} has no entry in the API reference"
+    for modules in generate.API_PAGES.values():  # and every public name of each subpackage's __all__
+        for m in modules:
+            mod = importlib.import_module(m)
+            for name in getattr(mod, "__all__", ()):
+                if not isinstance(getattr(mod, name), types.ModuleType):
+                    assert f"{m}.{name}" in api_ids, f"{m}.{name} has no entry in the API reference"
     for nb in (ROOT / "notebooks").glob("*.ipynb"):
         assert (site / "notebooks" / f"{nb.stem}.html").is_file()
 

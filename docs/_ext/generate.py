@@ -24,11 +24,13 @@ snapshot`` stores the current catalogue as the snapshot of the current version (
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import os
 import re
 import sys
 import tomllib
+import types
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -540,6 +542,25 @@ def api_page() -> str:
     return "\n".join(out)
 
 
+def constants_rst(modules) -> str:
+    """reST: an ``autodata`` entry for each constant of the modules' ``__all__``.
+
+    autodoc's ``automodule`` documents the functions and classes a subpackage re-exports, not its
+    re-exported constants.
+    """
+    entries = []
+    for m in modules:
+        mod = importlib.import_module(m)
+        for name in getattr(mod, "__all__", ()):
+            obj = getattr(mod, name)
+            if callable(obj) or isinstance(obj, type | types.ModuleType):
+                continue
+            entries.append(f".. autodata:: {m}.{name}\n")
+    if not entries:
+        return ""
+    return "Constants\n---------\n\n" + "\n".join(entries)
+
+
 # --------------------------------------------------------------------------- writing the pages
 
 
@@ -558,7 +579,10 @@ def write_pages(out: Path = OUT) -> list[Path]:
     """Write every generated page to ``out``; a file is rewritten only when its text changed."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, make in PAGES.items():
+    pages = dict(PAGES)
+    for page, modules in API_PAGES.items():
+        pages[f"api-{page}-constants.rst"] = lambda modules=modules: constants_rst(modules)
+    for name, make in pages.items():
         path = out / name
         text = make()
         if not path.exists() or path.read_text(encoding="utf-8") != text:

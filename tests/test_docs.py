@@ -12,6 +12,7 @@ and checks that no link or image is broken and that nothing is loaded from outsi
 from __future__ import annotations
 
 import csv
+import functools
 import html.parser
 import importlib
 import json
@@ -265,6 +266,7 @@ class _Page(html.parser.HTMLParser):
             self.assets.append(a["href"])
 
 
+@functools.cache
 def parse(path: Path) -> _Page:
     p = _Page()
     p.feed(path.read_text(encoding="utf-8"))

@@ -184,7 +184,7 @@ def test_figures_and_definitions_pages():
     snaps = generate.snapshots()
     assert snaps and snaps[0][0] == "0.1.0"
     defs = generate.definitions_page()
-    assert "## Unreleased (since" in defs and "## 0.1.0" in defs
+    assert "## Unreleased (since" in defs and "## 0.1.0 (" in defs
     # a change of a field shows before and after
     old = {"x.a": {**dict.fromkeys(generate.DEFINITION_FIELDS, None), "name_en": "A", "unit": "share"}}
     new = {"x.a": {**old["x.a"], "unit": "count"}, "x.b": {**old["x.a"], "name_en": "B"}}

@@ -432,8 +432,10 @@ def definitions_page() -> str:
                        f"{sum(i.endswith('*') for i in defs)} id patterns"] + changes
         history.append((version, changes))
         previous = defs
+    cff = citation()
     for version, changes in reversed(history):
-        out += [f"## {version}", ""] + changes + [""]
+        date = f" ({cff['date-released']})" if str(cff.get("version")) == version and cff.get("date-released") else ""
+        out += [f"## {version}{date}", ""] + changes + [""]
     return "\n".join(out)
 
 

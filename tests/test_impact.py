@@ -23,6 +23,7 @@ import pytest
 import scipy.stats
 
 from evaluation import impact
+from evaluation.errors import OptionError
 from evaluation.results import INDICATOR_COLUMNS
 
 SCENARIOS = {
@@ -41,7 +42,8 @@ def mpdta(reference_dir) -> pd.DataFrame:
 
 
 def _fit(data, **kw):
-    return impact.staggered_did(data, "lemp", unit="countyreal", time="year", first_treated="first.treat", **kw)
+    return impact.staggered_did(data, "lemp", unit="countyreal", time="year", first_treated="first.treat",
+                                options=impact.DidOptions(**kw))
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +209,8 @@ def test_tidy_table_summary_html_and_plot(readme_fit):
 def test_errors_are_for_people(mpdta):
     with pytest.raises(ValueError, match="est_method"):
         _fit(mpdta, est_method="ols")
+    with pytest.raises(OptionError, match="est_method"):
+        impact.DidOptions(est_method="ols")
     with pytest.raises(ValueError, match="lacks column"):
         impact.staggered_did(mpdta, "nope", unit="countyreal", time="year", first_treated="first.treat")
     never = mpdta[mpdta["first.treat"] > 0]

@@ -25,7 +25,7 @@ def mpdta(reference_dir) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def fit(mpdta):
     return impact.staggered_did(mpdta, "lemp", unit="countyreal", time="year", first_treated="first.treat",
-                                biters=99)
+                                options=impact.DidOptions(biters=99))
 
 
 def test_event_average_from_zero_is_the_dynamic_aggregate(fit, reference_dir):

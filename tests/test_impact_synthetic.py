@@ -97,7 +97,7 @@ def test_table_ids_and_plain_language(hours):
     p = "imp.red_property.mean_resolution_hours"
     assert {f"{p}.simple", f"{p}.twfe", f"{p}.dynamic.e0", f"{p}.dynamic.e-1", f"{p}.group.2020Q3",
             f"{p}.calendar.2021Q3", f"{p}.pretest_event_p"} <= set(t["indicator"])
-    assert hours.params["min_cohort_units"] < impact.did.SMALL_COHORT
+    assert hours.params["min_cohort_units"] < impact.result.SMALL_COHORT
     assert "few_units_per_cohort" in t.set_index("indicator").loc[f"{p}.pretest_p", "flags"]
     assert (t["unit_id"] == "ZW").all() and (t["level"] == "district").all()
     text = hours.plain_language()

@@ -271,3 +271,40 @@ def adoption_status(compounds: pd.DataFrame, adoption: pd.Series, first_period: 
                       np.where((first > first_period) & (first <= last_period), "cohort", "not adopting"))
     out["status"] = pd.array(status, dtype="str")
     return out
+
+
+#: milestones that red property rests on: when one of them ends, the arrangement has ended too
+RESTS_ON = {"red_property": ("owners_committee", "party_led_owners_committee")}
+
+
+def end_dates(milestones: pd.DataFrame, milestone: str = "red_property",
+              rests_on: tuple[str, ...] | None = None) -> pd.Series:
+    """Date each compound's ``milestone`` stopped being in force, indexed by ``compound_id``.
+
+    The earliest ``ended`` date of the milestone itself or of a milestone it rests on
+    (:data:`RESTS_ON`: red property needs its owners committee, so a dissolved committee ends it).
+    Compounds whose arrangement never ended are absent.
+    """
+    rests_on = RESTS_ON.get(milestone, ()) if rests_on is None else rests_on
+    if "ended" not in milestones.columns:
+        return pd.Series(dtype="datetime64[ns]", name=f"{milestone}_ended")
+    rows = milestones[milestones["milestone"].isin([milestone, *rests_on]) & milestones["ended"].notna()]
+    ends = pd.to_datetime(rows["ended"]).groupby(rows["compound_id"]).min()
+    started = adoption_dates(milestones, milestone)
+    ends = ends[ends.index.isin(started.index)]
+    ends = ends[ends.to_numpy() > started.reindex(ends.index).to_numpy()]
+    return ends.rename(f"{milestone}_ended").sort_index()
+
+
+def in_force(panel: pd.DataFrame, ends: pd.Series, period: str = "quarter") -> pd.Series:
+    """1 in the compound-periods where the policy is in force: adopted by then, not yet ended.
+
+    A period counts as treated from the adoption period (``first_treated``) up to the period
+    before the one in which the arrangement ended. The switching treatment of
+    :func:`evaluation.impact.robustness.switching_did` (de Chaisemartin and D'Haultfoeuille).
+    """
+    end_code = panel["compound_id"].map(pd.Series(period_code(pd.to_datetime(ends), period), index=ends.index)
+                                        if len(ends) else pd.Series(dtype="int64"))
+    started = (panel["first_treated"] > 0) & (panel["period"] >= panel["first_treated"])
+    stopped = end_code.notna() & (panel["period"] >= end_code.fillna(0))
+    return (started & ~stopped).astype("int64").rename("in_force")

@@ -8,8 +8,13 @@ household, weight = N_c/15 * M_i/25 * adults), estimates street means with
 ``evaluation.survey.SurveyData`` and counts how often the 95 % interval covers the true
 finite-population mean. Target: between 93 % and 97 %.
 
+Each redraw is estimated twice: with the design weights, and with the weights calibrated (linear,
+GREG; ``evaluation.survey.calibrate``) to the population's adults and households per street (the
+registry margins a district has: the household share of a respondent is one over its adults), with
+the calibration-residual variance.
+
     python benchmarks/survey_coverage.py            # 200 redraws (about a minute on a busy 2-core machine)
-    python benchmarks/survey_coverage.py --redraws 1000 --seed 7
+    python benchmarks/survey_coverage.py --redraws 1000   # about three minutes
 
 The Monte Carlo standard error of a coverage share c from R redraws x S streets is
 sqrt(c (1 - c) / (R S)) (streets are independent strata, so their intervals are independent
@@ -25,7 +30,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from evaluation.survey import SurveyData, SurveyDesign
+from evaluation.survey import SurveyData, SurveyDesign, calibrate
 
 
 def build_population(rng: np.random.Generator, streets: int = 4) -> pd.DataFrame:
@@ -72,6 +77,16 @@ def draw(pop_hh: pd.DataFrame, rng: np.random.Generator, compounds: int = 15, ho
     return take.assign(y=flat[pick], weight=take["fpc"] / compounds * take["fpc2"] / m * take["adults"])
 
 
+def calibrated(sd: SurveyData, adults: dict[str, float], households: dict[str, float]) -> SurveyData:
+    """The survey calibrated to adults and households per street (linear calibration, GREG)."""
+    data = sd.data.copy()
+    totals: dict[str, object] = {"stratum": adults}
+    for street, total in households.items():
+        data[f"households_{street}"] = np.where(data["stratum"] == street, 1.0 / data["adults"], 0.0)
+        totals[f"households_{street}"] = total
+    return calibrate(sd.with_data(data), totals).survey
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--redraws", type=int, default=200)
@@ -83,30 +98,43 @@ def main(argv=None) -> None:
     long = pop.explode("y")
     long["y"] = long["y"].astype(float)
     truth = long.groupby("stratum")["y"].mean()
+    adults = {s: float(v) for s, v in pop.groupby("stratum")["adults"].sum().items()}
+    households = {s: float(v) for s, v in pop.groupby("stratum").size().items()}
     design = SurveyDesign.zhangwan()
-    covered = {s: 0 for s in truth.index}
-    widths = []
+    weights = ("design", "calibrated")
+    covered = {w: {s: 0 for s in truth.index} for w in weights}
+    widths = {w: [] for w in weights}
+    g_range = [np.inf, -np.inf]
     t0 = time.perf_counter()
     for _ in range(args.redraws):
         sample = draw(pop, rng)
-        t = SurveyData(sample.drop(columns=["adults"]), design).mean("y", by="stratum").table.set_index("unit_id")
-        for s in truth.index:
-            covered[s] += int(t.loc[s, "ci_low"] <= truth[s] <= t.loc[s, "ci_high"])
-        widths.append((t["ci_high"] - t["ci_low"]).mean())
+        sd = SurveyData(sample, design)
+        cal = calibrated(sd, adults, households)
+        g = cal.data["weight"].to_numpy() / sd.data["weight"].to_numpy()
+        g_range = [min(g_range[0], g.min()), max(g_range[1], g.max())]
+        for w, survey in zip(weights, (sd, cal)):
+            t = survey.mean("y", by="stratum").table.set_index("unit_id")
+            for s in truth.index:
+                covered[w][s] += int(t.loc[s, "ci_low"] <= truth[s] <= t.loc[s, "ci_high"])
+            widths[w].append((t["ci_high"] - t["ci_low"]).mean())
     elapsed = time.perf_counter() - t0
     n = args.redraws
-    total = sum(covered.values()) / (n * len(truth))
-    # Monte Carlo SE of the observed share (binomial; streets are independent strata)
-    mc_se = np.sqrt(total * (1 - total) / (n * len(truth)))
     print(f"population: {len(pop)} households, {int(pop['adults'].sum())} adults in {len(truth)} streets")
     print(f"redraws: {n}; design: 15 compounds x 25 households per street, two-stage fpc")
-    for s in truth.index:
-        c = covered[s] / n
-        print(f"  {s}: true mean {truth[s]:.3f}, coverage {c:.3f} (MC se {np.sqrt(c * (1 - c) / n):.3f})")
-    print(f"empirical coverage of nominal 95 % street intervals: {total:.3f} "
-          f"(Monte Carlo se {mc_se:.4f}; 95 % MC interval {total - 1.96 * mc_se:.3f}-{total + 1.96 * mc_se:.3f}; "
-          f"target 0.93-0.97) -> {'OK' if 0.93 <= total <= 0.97 else 'OUTSIDE TARGET'}")
-    print(f"mean interval width {np.mean(widths):.3f}; {elapsed:.1f} s")
+    for w in weights:
+        total = sum(covered[w].values()) / (n * len(truth))
+        # Monte Carlo SE of the observed share (binomial; streets are independent strata)
+        mc_se = np.sqrt(total * (1 - total) / (n * len(truth)))
+        label = "design weights" if w == "design" else "weights calibrated to street adults and households (GREG)"
+        print(f"{label}:")
+        for s in truth.index:
+            c = covered[w][s] / n
+            print(f"  {s}: true mean {truth[s]:.3f}, coverage {c:.3f} (MC se {np.sqrt(c * (1 - c) / n):.3f})")
+        print(f"  empirical coverage of nominal 95 % street intervals: {total:.3f} "
+              f"(Monte Carlo se {mc_se:.4f}; 95 % MC interval {total - 1.96 * mc_se:.3f}-{total + 1.96 * mc_se:.3f}; "
+              f"target 0.93-0.97) -> {'OK' if 0.93 <= total <= 0.97 else 'OUTSIDE TARGET'}; "
+              f"mean interval width {np.mean(widths[w]):.3f}")
+    print(f"g-weights of the calibration over all redraws: {g_range[0]:.3f} to {g_range[1]:.3f}; {elapsed:.1f} s")
 
 
 if __name__ == "__main__":

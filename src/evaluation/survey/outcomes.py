@@ -44,7 +44,8 @@ def survey_wave(ds, wave: int, *, with_index: bool = True, calibrate: bool = Fal
     With ``calibrate=True`` the weights are calibrated to the registry (adults by street x sex x
     age group, and households by street where the household sizes are known;
     :func:`~evaluation.survey.calibration.calibrate_to_registry`) where the dataset has the
-    ``population`` table, and the design weights are kept otherwise.
+    ``population`` table with rows of the wave, and the design weights are kept otherwise
+    (``SurveyData.adjustment`` says which).
     """
     tables = ds.tables if hasattr(ds, "tables") else ds
     if "survey" not in tables:
@@ -69,7 +70,9 @@ def survey_wave(ds, wave: int, *, with_index: bool = True, calibrate: bool = Fal
         if adults is not None:
             s["adults_in_household"] = adults
     sd = SurveyData(s.reset_index(drop=True), design, period=str(wave))
-    if calibrate and "population" in tables and "units" in tables:
+    has_margins = "population" in tables and "units" in tables and \
+        pd.to_numeric(tables["population"]["year"], errors="coerce").eq(int(wave)).any()
+    if calibrate and has_margins:
         from evaluation.survey.calibration import calibrate_to_registry  # noqa: PLC0415 - calibration builds on this module
 
         by = "street" if "adults_in_household" in sd.data.columns and "compounds" in tables else None
@@ -135,9 +138,8 @@ def survey_indicators(ds, wave: int, level: str = "district", *, calibrate: bool
         parts.append(sd.mean(col, by=by, indicator=ind, unit_id=district_label(tables), level=level))
     table = pd.concat([p.table for p in parts], ignore_index=True)
     notes = parts[0].notes + ["out.resident_satisfaction: mean of the satisfaction index (1-5)."]
-    if calibrate:
-        notes.append("Weights calibrated to the registry (adults by street x sex x age group; households by street "
-                     "where the survey has household sizes).")
+    if sd.adjustment:
+        notes.append(f"Estimates with {sd.adjustment}.")
     return SurveyEstimate(table=table, title=f"Resident-survey outcomes, {level}, {wave}", method=parts[0].method,
                           notes=notes)
 

@@ -301,6 +301,12 @@ def calibrate(survey: SurveyData, totals: Mapping[str, object], *, population_si
     ------
     DataError
         A total cannot be met within the bounds (the Newton iterations do not converge).
+
+    Notes
+    -----
+    Calibrating a survey that is already raked or calibrated starts from its current weights, and
+    the variance accounts for the last calibration only (``svy`` keeps one calibration record; R
+    keeps every one): calibrate once, to all the margins.
     """
     from evaluation.survey.replicates import ReplicateSurvey  # noqa: PLC0415 - replicates build on this module's layer
 

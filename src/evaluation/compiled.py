@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 
@@ -48,3 +49,15 @@ from numba import njit  # noqa: E402 - after NUMBA_CACHE_DIR is settled
 
 #: the decorator of every compiled loop (see the module docstring)
 jit = njit(cache=True, nogil=True, error_model="numpy")
+
+
+def on_threads(fn, arguments: list[tuple]) -> list:
+    """``fn(*a)`` for each tuple of ``arguments``, on a thread each when there are several.
+
+    The compiled loops release the GIL (``nogil``), as does numpy's sort, so the threads run on
+    every core; each call must write to its own part of any shared output.
+    """
+    if len(arguments) == 1:
+        return [fn(*arguments[0])]
+    with ThreadPoolExecutor(len(arguments)) as pool:
+        return list(pool.map(lambda a: fn(*a), arguments))

@@ -104,14 +104,16 @@ def map_values(values: pd.Series, table: str, column: str,
     if isinstance(values.dtype, pd.CategoricalDtype):
         cats = values.cat.categories
         new = [table_.get(_key(c), c) for c in cats]
-        counts = values.value_counts(sort=False)
-        made = {(str(c), n): int(counts[c]) for c, n in zip(cats, new) if n != c and counts[c] > 0}
+        if all(n == c for c, n in zip(cats, new)):
+            return values, {}
+        codes = values.cat.codes.to_numpy()
+        counts = np.bincount(codes[codes >= 0], minlength=len(cats))  # (pandas' value_counts is 10x slower)
+        made = {(str(c), n): int(k) for c, n, k in zip(cats, new, counts) if n != c and k > 0}
         if not made:
             return values, {}
         uniq = sorted(set(new))
         lut = np.array([uniq.index(n) for n in new] + [-1], dtype=np.int64)  # entry -1: missing
-        codes = lut[values.cat.codes.to_numpy()]
-        out = pd.Categorical.from_codes(codes, categories=pd.Index(uniq, dtype="str"))
+        out = pd.Categorical.from_codes(lut[codes], categories=pd.Index(uniq, dtype="str"))
         return pd.Series(out, index=values.index, name=values.name), made
     present = values.dropna()
     if present.empty:

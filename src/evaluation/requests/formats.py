@@ -55,6 +55,9 @@ STANDARD_COLUMNS = (
     "created_at", "first_response_at", "resolved_at", "closed_at", "status", "reopened", "rating",
 )
 TIME_COLUMNS = ("created_at", "first_response_at", "resolved_at", "closed_at")
+#: the standard columns the request indicators read whatever the grouping; the label columns
+#: (channel, category, affair class, compound, community) are read only when a grouping names them
+MEASURE_COLUMNS = ("request_id", *TIME_COLUMNS, "status", "reopened", "rating")
 
 #: Defaults of each format: time zone (``None``: stamps must carry an offset, or ``timezone`` be
 #: given), working calendar ("china" or "weekdays").
@@ -122,8 +125,11 @@ def _text(values) -> pa.Array:
     return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
 
 
-def _flags_of(mask: np.ndarray, name: str) -> np.ndarray:
-    return np.where(mask, FLAG_BITS[name], 0).astype(np.int64)
+def _flags_of(mask: np.ndarray, name: str) -> np.ndarray | np.int64:
+    """The bit of flag ``name`` where ``mask`` is true (a scalar 0 when it is nowhere: no 80 MB of zeros)."""
+    if not mask.any():
+        return np.int64(0)
+    return mask.astype(np.int64) * np.int64(FLAG_BITS[name])
 
 
 def parse_times(values, fmt: str | None, tz: str | None, column: str = "", source: str = ""):
@@ -219,7 +225,7 @@ def _as_times(s: pd.Series, tz: str) -> tuple[pd.Series, np.ndarray]:
     v = s.array.asi8  # raw nanoseconds: much faster than .dt.year on millions of rows
     lo = pd.Timestamp(f"{_PLACEHOLDER_YEAR}-01-01", tz="UTC").value - 86_400 * 10**9
     hi = pd.Timestamp(f"{_PLACEHOLDER_YEAR + 1}-01-01", tz="UTC").value + 86_400 * 10**9
-    ph = (v >= lo) & (v < hi) & (v != NAT)
+    ph = (v >= lo) & (v < hi)  # NAT (the smallest int64) is below lo
     if ph.any():
         ph &= (s.dt.year == _PLACEHOLDER_YEAR).fillna(False).to_numpy(bool)
         s = s.mask(ph)
@@ -232,11 +238,12 @@ def _as_times(s: pd.Series, tz: str) -> tuple[pd.Series, np.ndarray]:
 def _finish(src: pd.DataFrame, std: dict, flags: np.ndarray, notes: list[str]) -> pd.DataFrame:
     n = len(src)
     cols: dict[str, pd.Series] = {}
-    nat = pd.Series(pd.DatetimeIndex(np.full(n, NAT).view("M8[ns]")).tz_localize("UTC").tz_convert(std["_tz"]))
     for col in STANDARD_COLUMNS:
         value = std.get(col)
         if col in TIME_COLUMNS:
-            value = value if value is not None and isinstance(value.dtype, pd.DatetimeTZDtype) else nat
+            if value is None or not isinstance(value.dtype, pd.DatetimeTZDtype):
+                value = pd.Series(pd.DatetimeIndex(np.full(n, NAT).view("M8[ns]"), copy=False)
+                                  .tz_localize("UTC").tz_convert(std["_tz"]), copy=False)
         elif col == "reopened":
             value = pd.Series(pd.array(np.zeros(n, np.int64), dtype="Int64")).mask(np.ones(n, bool)) if value is None \
                 else (value if isinstance(value.dtype, pd.Int64Dtype) or value.dtype.kind in "iu"
@@ -248,7 +255,7 @@ def _finish(src: pd.DataFrame, std: dict, flags: np.ndarray, notes: list[str]) -
     read_flags = src.attrs.get("read_flags")
     if read_flags is not None and len(read_flags) == n:
         flags = flags | np.asarray(read_flags, dtype=np.int64)
-    cols["quality_flags"] = pd.Series(flags.astype(np.int64))
+    cols["quality_flags"] = pd.Series(np.asarray(flags, dtype=np.int64), copy=False)
     for col in src.columns:  # the source's own columns, for --by on its own names
         if col not in cols:
             cols[col] = src[col].reset_index(drop=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -21,6 +20,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from evaluation.calendar import WorkCalendar
+from evaluation.compiled import on_threads
 from evaluation.dataset.privacy import kind_by_content, kind_by_header
 from evaluation.errors import MissingInputError, OptionError, PersonalDataError
 from evaluation.periods import period_edges
@@ -175,7 +175,7 @@ def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> GroupedTables:
     n_parts = max(1, min(spec.threads, n_rows // ROWS_PER_THREAD, n_groups))
     row_bounds = np.linspace(0, n_rows, n_parts + 1).astype(np.int64).tolist()
     sizes = np.zeros((n_parts, n_groups), np.int64)  # rows of each group in each thread's block
-    _on_threads(lambda t: kernels.group_sizes(graw[row_bounds[t] : row_bounds[t + 1]], glut, sizes[t]),
+    on_threads(lambda t: kernels.group_sizes(graw[row_bounds[t] : row_bounds[t + 1]], glut, sizes[t]),
                 [(t,) for t in range(n_parts)])
     cum = np.concatenate(([0], np.cumsum(sizes.sum(axis=0))))
     cuts = np.searchsorted(cum, np.linspace(0, n_rows, n_parts + 1)[1:-1], side="left")
@@ -201,7 +201,7 @@ def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> GroupedTables:
         key_bins_ok &= max_bin < key_bins
         return acc, key_pos - sub_start[t]
 
-    passes = _on_threads(row_pass, [(t,) for t in range(n_parts)])
+    passes = on_threads(row_pass, [(t,) for t in range(n_parts)])
     if not key_bins_ok:  # pragma: no cover - the bound above is a proof, this guards a change to it
         raise AssertionError(f"a duration bin beyond the key range {key_bins}")
     table, flag_counts, rc, excl = (sum(a[k] for a, _ in passes) for k in range(4))
@@ -219,7 +219,7 @@ def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> GroupedTables:
         part.sort()
         return pos - int(region[d]), kernels.count_distinct_pairs(part)
 
-    results = _on_threads(sort_destination, [(d,) for d in range(len(bounds) - 1)])
+    results = on_threads(sort_destination, [(d,) for d in range(len(bounds) - 1)])
     ranges = [(bounds[d], bounds[d + 1], int(region[d])) for d in range(len(bounds) - 1)]
     table = table.astype(np.int64)
     col = {name: table[:, k] for name, k in kernels.TABLE_COLUMNS.items()}
@@ -244,7 +244,7 @@ def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> GroupedTables:
         lo, hi = out_start[k], out_start[k + 1]
         kernels.count_runs(keys[key_start : key_start + n_keys], key_bins, *(a[lo:hi] for a in life_cols), rows_per_cell)
 
-    _on_threads(runs, [(k,) for k in range(len(ranges))])
+    on_threads(runs, [(k,) for k in range(len(ranges))])
     keys = None  # the key array is not needed any more: free it before the life table is built
     cell_life = life_cols[0]
     life_df = _label_frame(cell_life, spec, radices, cats_list, rows_per_cell)
@@ -256,17 +256,6 @@ def _reduce_chunk(df: pd.DataFrame, spec: _Spec) -> GroupedTables:
     counts_df.attrs["excluded"] = {"excluded": int(excl[0]), **{f"flag_{k}": int(excl[1 + j]) for j, k in enumerate(flag_names)}}
     canonical = all(len(set(cats)) == len(cats) for cats in cats_list)
     return GroupedTables(counts_df, life_df, res_df, (present, cell_life, rpresent) if canonical else None)
-
-
-def _on_threads(fn, arguments: list[tuple]) -> list:
-    """``fn(*a)`` for each tuple of ``arguments``, on a thread each when there are several (the
-    compiled loops and numpy's sort release the GIL).
-    """
-    if len(arguments) == 1:
-        return [fn(*arguments[0])]
-
-    with ThreadPoolExecutor(len(arguments)) as pool:
-        return list(pool.map(lambda a: fn(*a), arguments))
 
 
 def _with_columns(frame: pd.DataFrame, columns: dict) -> pd.DataFrame:

@@ -19,9 +19,11 @@ Kaplan-Meier loops are in :mod:`evaluation.survival.kernels`.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
-from evaluation.compiled import jit
+from evaluation.compiled import jit, on_threads
 from evaluation.requests.durations import NS_PER_DAY
 from evaluation.requests.quality import NAT
 
@@ -241,48 +243,184 @@ def count_runs(keys, key_bins, cell, bins, events, censored, rows_per_cell):
 
 
 @jit
-def repeated_hashes(h, out):
-    """Mark in ``out`` every row whose 64-bit hash occurs more than once; True when there is one.
+def hash_partitions(h, partition_bits, rows):
+    """Rows of ``h`` (64-bit hashes) grouped by partition: the keys, ``rows`` filled with the row
+    numbers in the same order, and the partition starts.
 
-    An open-addressing table of about 1.5 times as many slots as rows (linear probing, the hash
-    multiplied by the golden ratio picks the slot) counts each hash in one pass; a second pass,
-    only when some hash repeats, marks its rows. Hash 0 stands for 1 (0 marks an empty slot).
+    The hash is multiplied by the golden ratio (so that even poor hashes spread) and its top
+    ``partition_bits`` bits pick the partition. Each partition's keys then fit in a small table
+    that stays in cache (:func:`repeated_in_partitions`); one table for all rows would miss the
+    cache on nearly every probe. Hash 0 stands for 1 (0 marks an empty slot).
     """
     n = len(h)
-    bits = 1
-    while (1 << bits) < n + n // 2:
-        bits += 1
-    size = 1 << bits
-    mask = size - 1
-    shift = np.uint64(64 - bits)
+    n_parts = 1 << partition_bits
+    shift = np.uint64(64 - partition_bits)
     golden = np.uint64(0x9E3779B97F4A7C15)
-    table = np.zeros(size, np.uint64)
-    seen_twice = np.zeros(size, np.bool_)
+    starts = np.zeros(n_parts + 1, np.int64)
+    for i in range(n):
+        starts[np.int64((h[i] * golden) >> shift) + 1] += 1
+    for p in range(n_parts):
+        starts[p + 1] += starts[p]
+    pos = starts[:-1].copy()
+    keys = np.empty(n, np.uint64)
+    for i in range(n):
+        x = h[i] * golden
+        if x == 0:
+            x = np.uint64(1)
+        p = np.int64(x >> shift)
+        keys[pos[p]] = x
+        rows[pos[p]] = i
+        pos[p] += 1
+    return keys, starts
+
+
+@jit
+def repeated_in_partitions(keys, rows, starts, first, last, partition_bits, out):
+    """Mark in ``out`` the rows of partitions ``first`` to ``last - 1`` whose key occurs more than
+    once; True when there is one. Per partition, an open-addressing table of at least 1.5 times
+    as many slots as keys (linear probing on the bits below the partition's) counts each key.
+    """
+    largest = 1
+    for p in range(first, last):
+        largest = max(largest, starts[p + 1] - starts[p])
+    bits = 1
+    while (1 << bits) < largest + largest // 2:
+        bits += 1
+    table = np.zeros(1 << bits, np.uint64)
+    twice = np.zeros(1 << bits, np.bool_)
     repeated = False
-    for i in range(n):
-        x = h[i]
-        if x == 0:
-            x = np.uint64(1)
-        j = np.int64((x * golden) >> shift)
-        while True:
-            t = table[j]
-            if t == 0:
-                table[j] = x
-                break
-            if t == x:
-                seen_twice[j] = True
-                repeated = True
-                break
-            j = (j + 1) & mask
-    if not repeated:
+    for p in range(first, last):
+        a, b = starts[p], starts[p + 1]
+        size = 2
+        tb = 1
+        while size < (b - a) + (b - a) // 2:
+            size *= 2
+            tb += 1
+        mask = size - 1
+        table[:size] = 0
+        twice[:size] = False
+        low = np.uint64(64 - tb)
+        found = False
+        for k in range(a, b):
+            x = keys[k]
+            j = np.int64((x << np.uint64(partition_bits)) >> low) & mask
+            while True:
+                t = table[j]
+                if t == 0:
+                    table[j] = x
+                    break
+                if t == x:
+                    twice[j] = True
+                    found = True
+                    break
+                j = (j + 1) & mask
+        if not found:
+            continue
+        repeated = True
+        for k in range(a, b):
+            x = keys[k]
+            j = np.int64((x << np.uint64(partition_bits)) >> low) & mask
+            while table[j] != x:
+                j = (j + 1) & mask
+            if twice[j]:
+                out[rows[k]] = True
+    return repeated
+
+
+#: the flags :func:`row_flags` sets, in the order of its ``bits`` argument
+ROW_FLAGS = ("missing_created", "impossible_year", "created_after_cutoff", "close_before_create", "zero_duration",
+             "resolved_after_cutoff", "date_only_stamp", "close_on_open", "closed_without_date")
+
+
+@jit
+def row_flags(flags, c, r, cl, status, status_kind, cutoff, lo, hi, offset, local_c, local_r, bits):
+    """Set the row flags of :func:`evaluation.requests.quality.flag_requests` in one pass.
+
+    ``c``, ``r``, ``cl``: creation, resolution and close stamps (UTC int64 ns, ``NAT`` missing);
+    ``status``: status codes (-1 missing) and ``status_kind[code + 1]`` 1 for an open status, 2
+    for a closed one, 0 otherwise; ``lo``/``hi``: the plausible range; local wall-clock time is
+    the stamp plus ``offset`` when ``local_c`` is empty, else ``local_c``/``local_r`` (a zone whose
+    offset changes within the log). ``bits``: the bit of each name of :data:`ROW_FLAGS`.
+    """
+    use_offset = len(local_c) == 0
+    for i in range(len(flags)):
+        f = flags[i]
+        ci, ri = c[i], r[i]
+        has_c, has_r = ci != NAT, ri != NAT
+        if not has_c:
+            f |= bits[0]
+        if (has_c and (ci < lo or ci >= hi)) or (has_r and (ri < lo or ri >= hi)):
+            f |= bits[1]
+        if has_c and ci > cutoff:
+            f |= bits[2]
+        if has_c and has_r:
+            if ri < ci:
+                f |= bits[3]
+            elif ri == ci:
+                f |= bits[4]
+        if has_r and ri > cutoff:
+            f |= bits[5]
+        lc = ci + offset if use_offset else local_c[i]
+        lr = ri + offset if use_offset else local_r[i]
+        if (has_c and lc % NS_PER_DAY == 0) or (has_r and lr % NS_PER_DAY == 0):
+            f |= bits[6]
+        kind = status_kind[status[i] + 1]
+        if kind == 1 and (has_r or cl[i] != NAT):
+            f |= bits[7]
+        elif kind == 2 and not has_r:
+            f |= bits[8]
+        flags[i] = f
+
+
+#: keys per partition of the duplicate check (a table of 2**16 slots, 1 MB with its marks, fits in cache)
+KEYS_PER_PARTITION = 1 << 15
+
+
+def repeated_hashes(h: np.ndarray, out: np.ndarray, threads: int | None = None) -> bool:
+    """Mark in ``out`` every row whose 64-bit hash occurs more than once; True when there is one.
+
+    The hashes are grouped into partitions of about :data:`KEYS_PER_PARTITION` keys
+    (:func:`hash_partitions`, two sequential passes) and each partition is checked with a small
+    table (:func:`repeated_in_partitions`), the partitions shared among ``threads`` threads (the
+    machine's cores by default). Exact for the hashes: equal hashes are always found.
+    """
+    n = len(h)
+    if n < 2:
         return False
-    for i in range(n):
-        x = h[i]
-        if x == 0:
-            x = np.uint64(1)
-        j = np.int64((x * golden) >> shift)
-        while table[j] != x:
-            j = (j + 1) & mask
-        if seen_twice[j]:
-            out[i] = True
-    return True
+    bits = 1  # at least two partitions: a shift by 64 bits is undefined
+    while (n >> bits) > KEYS_PER_PARTITION and bits < 16:
+        bits += 1
+    rows = np.empty(n, np.int32 if n < 2**31 else np.int64)
+    keys, starts = hash_partitions(np.ascontiguousarray(h, dtype=np.uint64), bits, rows)
+    n_parts = 1 << bits
+    t = max(1, min(threads or os.cpu_count() or 1, n_parts))
+    bounds = [n_parts * k // t for k in range(t + 1)]
+    found = on_threads(lambda a, b: repeated_in_partitions(keys, rows, starts, a, b, bits, out),
+                       [(bounds[k], bounds[k + 1]) for k in range(t)])
+    return any(found)
+
+
+@jit
+def string_hashes(offsets, data, valid, out):
+    """64-bit hashes of the strings of an Arrow string array, straight from its buffers.
+
+    ``offsets`` and ``data`` are the array's offsets and bytes (no copy of the strings is made),
+    ``valid`` its validity (empty: no missing value; missing ids all hash alike). FNV-1a over
+    the bytes, finished by the splitmix64 mixer so that the top bits that pick a partition in
+    :func:`hash_partitions` are well spread. Equal strings always hash alike; the rare collision
+    of different ones is resolved by the exact comparison of :func:`later_copies`.
+    """
+    prime = np.uint64(0x100000001B3)
+    for i in range(len(out)):
+        if len(valid) and not valid[i]:
+            out[i] = np.uint64(0x9E3779B97F4A7C15)
+            continue
+        h = np.uint64(0xCBF29CE484222325)
+        for k in range(offsets[i], offsets[i + 1]):
+            h = (h ^ np.uint64(data[k])) * prime
+        h ^= h >> np.uint64(30)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(27)
+        h *= np.uint64(0x94D049BB133111EB)
+        h ^= h >> np.uint64(31)
+        out[i] = h

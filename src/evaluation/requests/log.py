@@ -22,7 +22,8 @@ from evaluation.dataset.load import load_dataset, parse_cutoff
 from evaluation.dataset.privacy import check_pii_option, screen_headers, screen_personal_data
 from evaluation.errors import MissingInputError, OptionError
 from evaluation.requests.durations import NS_PER_SECOND
-from evaluation.requests.formats import (ADAPTERS, FORMAT_DEFAULTS, PUBLIC_COLUMNS, SOURCE_COLUMNS, STANDARD_COLUMNS,
+from evaluation.requests.formats import (ADAPTERS, FORMAT_DEFAULTS, PUBLIC_COLUMNS, MEASURE_COLUMNS, SOURCE_COLUMNS,
+                                         STANDARD_COLUMNS,
                                          adapt_mapping, load_mapping)
 from evaluation.requests.partitioned import (Parts, find_later_copies, find_parts, native_timezone, read_part,
                                              resolve_cutoff)
@@ -143,8 +144,12 @@ def _wanted_columns(path: Path, format: str, mapping: Mapping | None, keep) -> t
         names = source_columns(path)
         canon = canonical_columns(names)
         id_col = next((c for c, v in canon.items() if v == "request_id"), "request_id")
-        wanted = {c for c in names if canon.get(c) in STANDARD_COLUMNS}
-        labels = [c for c in names if canon.get(c) in LABEL_COLUMNS]
+        if keep is None:
+            wanted = {c for c in names if canon.get(c) in STANDARD_COLUMNS}
+        else:  # what every indicator reads, and the columns the grouping names (by either name)
+            need = set(MEASURE_COLUMNS) | set(keep)
+            wanted = {c for c in names if canon.get(c) in need or c in need}
+        labels = [c for c in names if canon.get(c) in LABEL_COLUMNS and (keep is None or c in wanted)]
     elif format in SOURCE_COLUMNS:
         need, id_col, labels = SOURCE_COLUMNS[format]
         wanted, labels = set(need), list(labels)

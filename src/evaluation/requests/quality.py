@@ -17,7 +17,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-import polars as pl
 import pyarrow as pa
 
 from evaluation.errors import OptionError
@@ -171,16 +170,6 @@ def _local_ns(utc_ns: np.ndarray, tz: str, offset: int | None = None) -> np.ndar
     return np.where(valid, local.as_unit("ns").asi8, NAT)
 
 
-def _equals(s: pd.Series, value: str) -> np.ndarray:
-    """Boolean mask ``s == value`` (fast on categoricals: compares codes)."""
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        cats = s.cat.categories
-        if value not in cats:
-            return np.zeros(len(s), dtype=bool)
-        return s.cat.codes.to_numpy() == cats.get_loc(value)
-    return (s == value).fillna(False).to_numpy(dtype=bool)
-
-
 def flag_requests(df: pd.DataFrame, cutoff: pd.Timestamp, timezone: str, duplicates: bool = True) -> pd.DataFrame:
     """Add the data-quality flags that depend on the whole row and the cut-off to ``quality_flags``.
 
@@ -190,48 +179,73 @@ def flag_requests(df: pd.DataFrame, cutoff: pd.Timestamp, timezone: str, duplica
     whatever the year. ``duplicates``: flag second and later copies of a ``request_id``
     (:func:`later_copies`: one hash pass).
     """
+    from evaluation.requests import kernels  # noqa: PLC0415 - deferred: numba loads only when a log is flagged
+
     out = df.copy(deep=False)
     flags = out["quality_flags"].to_numpy(dtype=np.int64).copy()
     c = _to_ns(out["created_at"])
     r = _to_ns(out["resolved_at"])
-    cutoff_ns = pd.Timestamp(cutoff).as_unit("ns").value
-    has_c, has_r = c != NAT, r != NAT
+    cl = _to_ns(out["closed_at"]) if "closed_at" in out.columns else np.full(len(out), NAT, np.int64)
     lo = pd.Timestamp(f"{FIRST_PLAUSIBLE_YEAR}-01-01", tz="UTC").value
     hi = pd.Timestamp(f"{LAST_PLAUSIBLE_YEAR}-01-01", tz="UTC").value
-
-    def mark(mask: np.ndarray, name: str) -> None:
-        flags[mask] |= FLAG_BITS[name]
-
-    mark(~has_c, "missing_created")
-    mark((has_c & ((c < lo) | (c >= hi))) | (has_r & ((r < lo) | (r >= hi))), "impossible_year")
-    mark(has_c & (c > cutoff_ns), "created_after_cutoff")
-    both = has_c & has_r
-    mark(both & (r < c), "close_before_create")
-    mark(both & (r == c), "zero_duration")
-    mark(has_r & (r > cutoff_ns), "resolved_after_cutoff")
-    lc, lr = _local_ns(c, timezone), _local_ns(r, timezone)
-    mark((has_c & (lc % NS_PER_DAY == 0)) | (has_r & (lr % NS_PER_DAY == 0)), "date_only_stamp")
-    st = out["status"]
-    open_status = _equals(st, "open") | _equals(st, "in_progress")
-    closed_status = _equals(st, "resolved") | _equals(st, "closed")
-    cl = _to_ns(out["closed_at"])
-    mark(open_status & (has_r | (cl != NAT)), "close_on_open")
-    mark(closed_status & ~has_r, "closed_without_date")
+    offset = _tz_offset(np.concatenate([_ends(c), _ends(r)]), timezone)
+    none = np.zeros(0, np.int64)
+    local_c, local_r = (none, none) if offset is not None else (_local_ns(c, timezone), _local_ns(r, timezone))
+    codes, kinds = _status_codes(out["status"])
+    bits = np.array([FLAG_BITS[name] for name in kernels.ROW_FLAGS], dtype=np.int64)
+    kernels.row_flags(flags, c, r, cl, codes, kinds, pd.Timestamp(cutoff).as_unit("ns").value, lo, hi,
+                      offset or 0, local_c, local_r, bits)
     if duplicates and "request_id" in out.columns:
-        mark(later_copies(out["request_id"]), "duplicate_id")
+        flags[later_copies(out["request_id"])] |= FLAG_BITS["duplicate_id"]
     out["quality_flags"] = flags
     return out
 
 
+def _ends(ns: np.ndarray) -> np.ndarray:
+    """The earliest and latest valid stamp of ``ns`` (none when all are missing)."""
+    valid = ns[ns != NAT] if (ns == NAT).any() else ns
+    return np.array([valid.min(), valid.max()], np.int64) if len(valid) else np.zeros(0, np.int64)
+
+
+def _status_codes(status: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of ``status`` (-1 missing) and, at ``code + 1``, 1 for an open status, 2 for a closed one."""
+    cat = status if isinstance(status.dtype, pd.CategoricalDtype) else status.astype("category")
+    cats = [str(v) for v in cat.cat.categories]
+    kinds = np.zeros(len(cats) + 1, np.int8)
+    for k, v in enumerate(cats):
+        kinds[k + 1] = 1 if v in ("open", "in_progress") else 2 if v in ("resolved", "closed") else 0
+    return cat.cat.codes.to_numpy(), kinds
+
+
 def id_hashes(ids) -> np.ndarray:
-    """64-bit hashes of request ids (Polars' multi-threaded string hash; missing ids hash alike)."""
+    """64-bit hashes of request ids, read from the Arrow buffers of the strings without copying
+    them (:func:`evaluation.requests.kernels.string_hashes`); missing ids hash alike.
+
+    ``ids``: a pandas Series (any dtype: non-text ids are hashed as their text) or an Arrow array.
+    """
+    from evaluation.requests import kernels  # noqa: PLC0415 - deferred: numba loads only when a log is flagged
+
     if isinstance(ids, pd.Series):
         if isinstance(ids.dtype, pd.CategoricalDtype) or ids.dtype != "str":
             ids = ids.astype("str")
         arr = pa.array(ids.array)
     else:
         arr = ids
-    return pl.from_arrow(arr).hash(seed=0).to_numpy()
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    out = np.empty(len(arr), np.uint64)
+    at = 0
+    for chunk in chunks:
+        if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+            chunk = chunk.cast(pa.large_string())
+        n = len(chunk)
+        _, off_buf, data_buf = chunk.buffers()
+        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        offsets = np.frombuffer(off_buf, dtype=width)[chunk.offset : chunk.offset + n + 1]
+        data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+        valid = np.asarray(chunk.is_valid()) if chunk.null_count else np.zeros(0, np.bool_)
+        kernels.string_hashes(offsets, data, valid, out[at : at + n])
+        at += n
+    return out
 
 
 def later_copies(ids: pd.Series) -> np.ndarray:

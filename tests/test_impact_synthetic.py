@@ -118,3 +118,28 @@ def test_cli_writes_the_tidy_table(ds, tmp_path, monkeypatch, capsys):
     code = cli.main(["impact", "data/zhangwan-synthetic", "--outcome", "happiness", "--out", str(out)])
     assert code == 1
     assert "unknown outcome 'happiness'" in capsys.readouterr().err
+
+
+def test_robustness_panel_on_the_synthetic_district(ds, hours, truth):
+    """Every check runs on the bundled district's estimate; the alternative estimators agree with the
+    headline; leaving a street out drops its compounds; the table is tidy and the figure draws."""
+    rp = impact.red_property_robustness(ds, result=hours)
+    t = rp.table.set_index("check")
+    s = hours.overall.set_index("aggregation").loc["simple"]
+    assert t.loc["callaway_santanna", "value"] == pytest.approx(s["att"])
+    # Sun-Abraham with never-treated controls on a balanced panel is Callaway-Sant'Anna's estimand and estimate
+    assert t.loc["sun_abraham", "value"] == pytest.approx(s["att"], abs=1e-8)
+    planted = truth["compound_quarter"]["mean_resolution_hours"]
+    # imputation and dCDH estimate close estimands with other comparisons: within one headline SE of it
+    for check in ("imputation", "dcdh"):
+        assert abs(t.loc[check, "value"] - s["att"]) < s["se"], check
+    assert 0 < t.loc["bacon_forbidden", "value"] < 1 and t.loc["bacon_forbidden", "scale"] == "share"
+    assert t.loc["pretrend_slope_80", "value"] > t.loc["pretrend_slope_50", "value"] > 0
+    loo = rp.parts["leave_one_out"]
+    assert len(loo) == 4 and (loo["n_units"] < hours.params["n_units"]).all()
+    assert rp.parts["switching"]["n_switch_off"] >= 1  # an owners committee dissolved within the window
+    assert t["indicator"].str.startswith("imp.red_property.mean_resolution_hours.robust.").all()
+    assert list(rp.table.columns[:12]) == list(__import__("evaluation.results", fromlist=["x"]).INDICATOR_COLUMNS)
+    ax = rp.plot(reference=planted)
+    assert len(ax.get_yticklabels()) == int((rp.table["scale"] == "effect").sum())
+    assert "Sun-Abraham" in str(rp.summary())

@@ -162,3 +162,24 @@ def test_survey_panel_first_treated_wave_by_fieldwork_date():
     assert s.loc["r4", "first_treated"] == 0  # adopted after the last fieldwork
     assert s.loc["r5", "first_treated"] == 0  # never adopted
     assert s["sat_overall"].dtype == "float64"
+
+
+def test_end_dates_and_in_force_by_hand():
+    """C1 adopts 2020-02-01 and its owners committee dissolves 2021-05-30: red property ends then;
+    C2's committee ended before it adopted (no end of red property); C3 never ends."""
+    ms = pd.DataFrame({
+        "compound_id": ["C1", "C1", "C2", "C2", "C3"],
+        "milestone": ["red_property", "owners_committee", "red_property", "owners_committee", "red_property"],
+        "date": pd.to_datetime(["2020-02-01", "2015-01-01", "2020-08-01", "2012-01-01", "2019-07-01"]),
+        "ended": pd.to_datetime([None, "2021-05-30", None, "2019-01-01", None]),
+    })
+    ends = panels.end_dates(ms)
+    assert ends.to_dict() == {"C1": pd.Timestamp("2021-05-30")}
+    q = lambda s: int(periods.period_code(pd.to_datetime([s]), "quarter")[0])  # noqa: E731
+    panel = pd.DataFrame({"compound_id": ["C1"] * 4 + ["C3"] * 2,
+                          "period": [q("2019-12-01"), q("2020-01-01"), q("2021-03-01"), q("2021-04-01"),
+                                     q("2019-01-01"), q("2021-12-01")],
+                          "first_treated": [q("2020-02-01")] * 4 + [q("2019-07-01")] * 2})
+    # C1: treated from 2020Q1 up to 2021Q1 (ended in 2021Q2); C3: from 2019Q3 on
+    assert panels.in_force(panel, ends).tolist() == [0, 1, 1, 0, 0, 1]
+    assert panels.in_force(panel, ends.iloc[:0]).tolist() == [0, 1, 1, 1, 0, 1]

@@ -279,7 +279,9 @@ def honest_sensitivity(result, sensitivity_type: str = "relative_magnitude", *, 
         raise OptionError(f"event_time {event_time} is not a post-adoption event time of the event study "
                           f"({min(keys)} to {max(keys)})")
     t0 = time.perf_counter()
-    es = universal_event_study(result, pre_periods=pre_periods, max_event=event_time)
+    # moderndid's relative-magnitudes path fails with a single post-adoption coefficient (its
+    # no-nuisance branch returns a flat grid): keep one more when the effect at e = 0 is asked for
+    es = universal_event_study(result, pre_periods=pre_periods, max_event=max(event_time, 1))
     et = tuple(int(e) for e in np.asarray(es.event_times))
     col = SENSITIVITY_TYPES[sensitivity_type]
     if sensitivity_type == "relative_magnitude":

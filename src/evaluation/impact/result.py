@@ -192,9 +192,9 @@ class ImpactResult(IndicatorResult):
             text += (f"A naive two-way fixed-effects regression gives {_fmt(self.twfe['att'])}, which mixes in "
                      "comparisons of late with early adopters and is biased when effects grow over time. ")
         text += (
-            "Caveats: adoption was not random (compounds chose, or were chosen, to adopt), so the estimate holds only "
-            "if adopters would otherwise have followed the same trend as the comparison compounds; it assumes no "
-            "effect before the adoption date (no anticipation); "
+            f"Caveats: adoption was not random ({p['unit_word']}s chose, or were chosen, to adopt), so the estimate "
+            f"holds only if adopters would otherwise have followed the same trend as the comparison {p['unit_word']}s; "
+            "it assumes no effect before the adoption date (no anticipation); "
         )
         if p.get("n_always_treated"):
             text += (f"{p['n_always_treated']} {p['unit_word']}s that adopted before the data begin cannot be "

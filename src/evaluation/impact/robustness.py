@@ -69,8 +69,12 @@ class RobustnessPanel(IndicatorResult):
         lines = [f"Method: {self.method}"]
         for r in t.itertuples():
             ci = f" (95 % {r.ci_low:.3g} to {r.ci_high:.3g})" if np.isfinite(r.ci_low) else ""
-            lines.append(f"{r.check}: {r.value:.4g}{ci} [{r.scale}] {r.estimand}")
+            lines.append(f"{r.label}: {r.value:.4g}{ci} [{r.scale}] {r.estimand}")
         return lines
+
+    def compact(self) -> pd.DataFrame:
+        """The table a reader needs: ``label``, ``estimand``, ``scale``, ``value``, ``ci_low``, ``ci_high``."""
+        return self.table[["label", "estimand", "scale", "value", "ci_low", "ci_high"]].set_index("label")
 
     def plot(self, *, ax=None, reference: float | None = None, reference_label: str = "planted effect"):
         """Every effect-scale check as a point with its 95 % interval, the headline as a band; returns the Axes."""

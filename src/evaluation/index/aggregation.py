@@ -25,6 +25,8 @@ Weighting (Handbook section 6.1)
   principal component of the indicators' correlation matrix (Nicoletti, Scarpetta & Boylaud
   2000, as in the Handbook's worked example, simplified to one component per pillar); pillar
   weights likewise from the pillar scores. Squared loadings of the first component sum to 1.
+* ``entropy`` and ``ahp``: the entropy weights and the AHP pillar weights of
+  :mod:`evaluation.index.weights`.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from evaluation.errors import DataError, MissingInputError, OptionError
 from evaluation.survey.scales import cronbach_alpha
 
 AGGREGATIONS = ("arithmetic", "geometric", "copeland")
-WEIGHTINGS = ("equal", "explicit", "pca")
+WEIGHTINGS = ("equal", "explicit", "pca", "entropy", "ahp")
 #: values below this floor are raised to it before the geometric mean (0-100 scales)
 GEOMETRIC_FLOOR = 1.0
 _TIE = 1e-12
@@ -130,7 +132,7 @@ def explicit_weights(pillars: Mapping[str, list[str]], table: pd.DataFrame, wher
         else:
             raise DataError(f"{where} row {row}: {iid!r} is neither an indicator of the index nor a pillar")
     given = set(table["id"].astype(str))
-    for p, ids in pillars.items():
+    for ids in pillars.values():
         if any(i in given for i in ids):
             # indicators of a pillar not listed keep the pillar's equal share before re-normalising
             within[ids] = _normalised(within[ids])
@@ -138,8 +140,10 @@ def explicit_weights(pillars: Mapping[str, list[str]], table: pd.DataFrame, wher
 
 
 def first_component(values: pd.DataFrame) -> tuple[np.ndarray, float]:
-    """Loadings (unit length, sign so that they sum positive) and variance share of the first principal
-    component of the correlation matrix of ``values`` (missing values replaced by column means).
+    """Loadings and variance share of the first principal component of the correlation matrix of ``values``.
+
+    Loadings have unit length, signed so that they sum positive; missing values are replaced by
+    column means.
     """
     x = values.to_numpy(dtype=float)
     x = np.where(np.isnan(x), np.nanmean(x, axis=0), x)
@@ -176,8 +180,10 @@ def pca_pillar(pillar_scores: pd.DataFrame) -> pd.Series:
 
 
 def pillar_statistics(normalised: pd.DataFrame, pillars: Mapping[str, list[str]]) -> pd.DataFrame:
-    """Per pillar: indicators, Cronbach's alpha on standardised indicators (complete units), the first
-    principal component's share of variance and the mean correlation between its indicators.
+    """Per pillar: indicators, Cronbach's alpha, first-component share and mean correlation.
+
+    Cronbach's alpha is on standardised indicators (complete units); the first principal
+    component's share of variance and the mean correlation are between the pillar's indicators.
 
     Rules of thumb (Handbook; Nunnally 1978): alpha above about 0.7 and a first component that
     carries most of the variance suggest the indicators measure one thing; a low alpha is not an

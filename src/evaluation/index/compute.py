@@ -27,6 +27,7 @@ from evaluation.index.aggregation import (
 )
 from evaluation.index.matrix import INDEX_ID, catalogue_attributes, framework_of
 from evaluation.index.normalise import IMPUTATIONS, NORMALISATIONS, TREATMENTS, impute, normalise, treat_outliers
+from evaluation.index.weights import AHPWeights, ahp_weights, entropy_weights
 
 
 # ============================================================================= one index
@@ -63,6 +64,7 @@ class IndexScores:
     rank: pd.Series
     weights: Weights
     pillars: dict[str, list[str]]
+    ahp: AHPWeights | None = None
 
     def effective_weights(self) -> pd.DataFrame:
         """Nominal weight of each indicator and pillar in the index, beside its *effective* importance.
@@ -101,22 +103,27 @@ def _ranks(scores: np.ndarray) -> np.ndarray:
 def compute_index(matrix: pd.DataFrame, spec: IndexSpec = IndexSpec(), *, groups: pd.Series | None = None,
                   weights_table: pd.DataFrame | None = None, targets: pd.DataFrame | None = None,
                   year: int | None = None, pillars: Mapping[str, list[str]] | None = None,
-                  attributes=None) -> IndexScores:
-    """The index under one set of choices: impute -> treat outliers -> normalise -> weight -> aggregate
-    indicators into pillar scores -> aggregate pillar scores into the index.
+                  attributes=None, pairwise: pd.DataFrame | None = None) -> IndexScores:
+    """The index under one set of choices.
+
+    Impute -> treat outliers -> normalise -> weight -> aggregate indicators into pillar scores ->
+    aggregate pillar scores into the index.
 
     Parameters
     ----------
     matrix
         Units x indicators, raw values (catalogue ids as columns).
     spec
-        The choices; ``weighting="explicit"`` needs ``weights_table`` (columns ``id, weight``).
+        The choices; ``weighting="explicit"`` needs ``weights_table`` (columns ``id, weight``),
+        ``weighting="ahp"`` a ``pairwise`` comparison matrix of the pillars.
     groups
         Unit -> group, for group-mean imputation.
     targets
         A dataset's ``targets`` table (overrides catalogue targets for ``year``).
     pillars
         Pillar -> indicators; default from the catalogue.
+    pairwise
+        AHP pairwise-comparison matrix over the pillars (rows and columns labelled by pillar).
 
     Returns
     -------
@@ -137,10 +144,19 @@ def compute_index(matrix: pd.DataFrame, spec: IndexSpec = IndexSpec(), *, groups
         within = pca_within(normalised, pillars)
         ps = _pillar_level(normalised, pillars, within, spec.aggregation)
         weights = Weights(within, pca_pillar(ps), "pca")
+    elif spec.weighting == "entropy":
+        # entropy is computed on min-max normalised values whatever the normalisation (the 0-100 scale cancels)
+        mm = normalise(treated, "minmax", directions, tgt, units)
+        weights = entropy_weights(mm, pillars, _pillar_level(mm, pillars, equal_weights(pillars).within, "arithmetic"))
+    elif spec.weighting == "ahp":
+        if pairwise is None:
+            raise MissingInputError("AHP weighting needs a pairwise-comparison matrix of the pillars")
+        weights, ahp_result = ahp_weights(pillars, pairwise)
     else:
         weights = equal_weights(pillars)
     ps = _pillar_level(normalised, pillars, weights.within, spec.aggregation)
     index = aggregate_batch(ps.to_numpy(), weights.pillar[list(ps.columns)].to_numpy()[None, :], spec.aggregation)[0]
     index = pd.Series(index, index=matrix.index, name=INDEX_ID)
     rank = pd.Series(_ranks(index.to_numpy()), index=matrix.index, name="rank")
-    return IndexScores(spec, treated, report, normalised, ps, index, rank, weights, pillars)
+    return IndexScores(spec, treated, report, normalised, ps, index, rank, weights, pillars,
+                       ahp_result if spec.weighting == "ahp" else None)

@@ -30,6 +30,7 @@ for _p in INDEX_PILLARS:
     LABELS[f"index.pillar.{_p}"] = (f"{catalog.message(_p, 'en')} pillar score", f"{catalog.message(_p, 'zh')}维度得分")
 #: indicators with more missing units than this share are left out of the framework
 MAX_SHARE_MISSING = 0.5
+Z95 = 1.959963984540054  # the normal quantile of a 95 % interval
 
 
 def label(iid: str, lang: str = "en") -> str:
@@ -56,6 +57,9 @@ class IndicatorMatrix:
         Indicators available but left out: ``indicator``, ``reason``.
     notes
         Providers skipped and similar.
+    errors
+        Standard error of each value with a 95 % sampling interval in the tidy table
+        (``(ci_high - ci_low) / (2 x 1.96)``), NaN elsewhere: the data error of the Monte Carlo.
     """
 
     values: pd.DataFrame
@@ -64,6 +68,22 @@ class IndicatorMatrix:
     dropped: pd.DataFrame
     year: int | None = None
     notes: list[str] = field(default_factory=list)
+    errors: pd.DataFrame | None = None
+
+    def error_groups(self) -> dict[str, list[str]]:
+        """Indicators with a sampling error, by source.
+
+        ``survey`` (the resident survey), ``requests`` (the request log's sampling of a process),
+        ``other``.
+        """
+        out: dict[str, list[str]] = {}
+        if self.errors is None:
+            return out
+        for col in self.errors.columns[self.errors.notna().any()]:
+            needs = " ".join(catalog.get(col).needs or ())
+            src = "survey" if "survey" in needs else "requests" if "requests" in needs else "other"
+            out.setdefault(src, []).append(col)
+        return out
 
     def framework(self) -> dict[str, list[str]]:
         """Pillar -> indicators, in catalogue order."""
@@ -181,5 +201,12 @@ def community_indicator_matrix(ds: Mapping[str, pd.DataFrame], year: int, provid
     if empty.any():
         notes.append(f"left out {int(empty.sum())} unit(s) with no indicator value: {', '.join(values.index[empty])}")
         values = values[~empty]
+    errors = None
+    if {"ci_low", "ci_high"} <= set(t.columns):
+        half = (pd.to_numeric(t["ci_high"], errors="coerce") - pd.to_numeric(t["ci_low"], errors="coerce")) / (2 * Z95)
+        se = t.assign(_se=half).pivot_table(index="unit_id", columns="indicator", values="_se", aggfunc="first")
+        se.columns = se.columns.astype(str)
+        errors = se.reindex(index=values.index, columns=values.columns).astype("float64")
     return IndicatorMatrix(values=values, groups=u.loc[values.index, "parent_id"].astype(str),
-                           names=u.loc[values.index, ["name_en", "name_zh"]], dropped=dropped, year=year, notes=notes)
+                           names=u.loc[values.index, ["name_en", "name_zh"]], dropped=dropped, year=year, notes=notes,
+                           errors=errors)

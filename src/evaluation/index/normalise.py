@@ -16,9 +16,14 @@ Methods and their references
   rule passes. Skewness and kurtosis are COINr's ``skew()`` / ``kurt()``, which are e1071's
   ``type = 2`` estimators: the adjusted Fisher-Pearson skewness G1 and the bias-corrected *excess*
   kurtosis G2 (as Excel's SKEW and KURT, pandas ``Series.skew()`` / ``Series.kurt()``). A normal
-  sample has kurtosis near 0 on this definition, so 3.5 means clearly heavy tails. COINr's
-  fall-back (a log transform when 5 points are not enough) is not applied: such indicators are
-  reported as ``still_outlying``.
+  sample has kurtosis near 0 on this definition, so 3.5 means clearly heavy tails. When 5 points
+  are not enough, COINr's second treatment is applied to the *original* values (``Treat()``'s
+  ``f2``, ``combine_treat = FALSE``): treatment ``"winsorise"`` uses COINr's log transform
+  ``log_CT_plus``, ``log(x - min + a)`` for a right skew and ``-log(max + a - x)`` for a left one,
+  ``a = 0.01 (max - min)``; treatment ``"winsorise_boxcox"`` uses COINr's ``boxcox`` on the values
+  shifted to start at 1 (``x - min + 1``), with the Box-Cox exponent estimated by maximum likelihood
+  (``scipy.stats.boxcox``; COINr asks the user for it). Both transforms are increasing, so the
+  direction of the indicator is kept; the report says which transform was used.
 * Normalisations (Handbook section 5; COINr ``n_minx``, ``n_zscore``, ``n_rank``, ``n_dist2targ``,
   ``n_goalposts``), all on 0-100-like scales, higher is better:
 
@@ -48,7 +53,7 @@ from evaluation.errors import DataError, MissingInputError, OptionError
 
 NORMALISATIONS = ("minmax", "zscore", "rank", "distance_to_target", "goalposts")
 IMPUTATIONS = ("none", "mean", "group_mean", "median")
-TREATMENTS = ("winsorise", "none")
+TREATMENTS = ("winsorise", "none", "winsorise_boxcox")
 
 #: COINr defaults (``Treat()``: ``winmax = 5``, ``skew_thresh = 2``, ``kurt_thresh = 3.5``)
 SKEW_THRESHOLD = 2.0
@@ -76,6 +81,26 @@ def missing_report(matrix: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     by_ind.index.name, by_unit.index.name = "indicator", "unit_id"
     return (by_ind.sort_values("share_missing", ascending=False, kind="stable"),
             by_unit.sort_values("share_missing", ascending=False, kind="stable"))
+
+
+def impute_column(x: np.ndarray, method: str, group_codes: np.ndarray | None = None) -> np.ndarray:
+    """Fill one indicator's missing values (see :func:`impute`); ``group_codes``: integer group of each unit."""
+    x = np.array(x, dtype=float)
+    gap = np.isnan(x)
+    if method == "none" or not gap.any() or gap.all():
+        return x
+    if method == "mean":
+        x[gap] = np.nanmean(x)
+    elif method == "median":
+        x[gap] = np.nanmedian(x)
+    else:
+        have = ~gap
+        n = np.bincount(group_codes[have], minlength=group_codes.max() + 1)
+        s = np.bincount(group_codes[have], x[have], minlength=group_codes.max() + 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fill = np.where(n[group_codes] > 0, s[group_codes] / n[group_codes], np.nanmean(x))
+        x[gap] = fill[gap]
+    return x
 
 
 def impute(matrix: pd.DataFrame, method: str = "none", groups: pd.Series | None = None) -> pd.DataFrame:
@@ -164,25 +189,59 @@ def winsorise(x: pd.Series, max_points: int = WINSORISE_MAX_POINTS) -> tuple[pd.
     return y, changed, is_outlying(y)
 
 
+def log_ct(x: np.ndarray) -> np.ndarray:
+    """COINr ``log_CT_plus``: ``log(x - min + a)`` (right skew) or ``-log(max + a - x)`` (left), ``a = 0.01 range``."""
+    x = np.asarray(x, dtype=float)
+    lo, hi = np.nanmin(x), np.nanmax(x)
+    a = 0.01 * (hi - lo)
+    return np.log(x - lo + a) if skewness(x) > 0 else -np.log(hi + a - x)
+
+
+def boxcox(x: np.ndarray) -> np.ndarray:
+    """COINr ``boxcox(makepos = TRUE)``: Box-Cox of ``x - min + 1``, exponent by maximum likelihood."""
+    import scipy.stats  # noqa: PLC0415 - deferred: only for this treatment
+
+    x = np.asarray(x, dtype=float)
+    shifted = x - np.nanmin(x) + 1.0
+    ok = ~np.isnan(shifted)
+    out = np.full_like(shifted, np.nan)
+    out[ok] = scipy.stats.boxcox(shifted[ok])[0]
+    return out
+
+
+def treat_column(x, method: str = "winsorise") -> tuple[np.ndarray, dict]:
+    """COINr's treatment of one indicator; returns the values and a report (see :func:`treat_outliers`)."""
+    _check("treatment", method, TREATMENTS)
+    y = np.asarray(x, dtype=float)
+    row = {"skew": skewness(y), "kurtosis": kurtosis(y), "outlying": is_outlying(y), "points_winsorised": 0,
+           "transform": ""}
+    if method != "none" and row["outlying"]:
+        w, row["points_winsorised"], still = winsorise(pd.Series(y))
+        y_out = w.to_numpy(dtype=float)
+        if still:  # COINr: the second treatment on the original values
+            y_out = log_ct(y) if method == "winsorise" else boxcox(y)
+            row["points_winsorised"] = 0
+            row["transform"] = "log_CT" if method == "winsorise" else "boxcox"
+        y = y_out
+    row["skew_after"], row["kurtosis_after"] = skewness(y), kurtosis(y)
+    row["still_outlying"] = is_outlying(y)
+    return y, row
+
+
 def treat_outliers(matrix: pd.DataFrame, method: str = "winsorise") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Apply COINr's outlier treatment to every indicator; returns ``(treated, report)``.
 
     ``report`` has one row per indicator: ``skew``, ``kurtosis`` (before), ``outlying`` (the rule
-    failed), ``points_winsorised``, ``skew_after``, ``kurtosis_after`` and ``still_outlying``.
+    failed), ``points_winsorised``, ``transform`` (``log_CT`` or ``boxcox`` when winsorising 5 points
+    was not enough), ``skew_after``, ``kurtosis_after`` and ``still_outlying``.
     """
     _check("treatment", method, TREATMENTS)
     out = matrix.astype("float64").copy()
     rows = []
     for col in out.columns:
-        x = out[col]
-        row = {"indicator": col, "skew": skewness(x), "kurtosis": kurtosis(x), "outlying": is_outlying(x),
-               "points_winsorised": 0}
-        if method == "winsorise" and row["outlying"]:
-            out[col], row["points_winsorised"], _ = winsorise(x)
-        row["skew_after"], row["kurtosis_after"] = skewness(out[col]), kurtosis(out[col])
-        row["still_outlying"] = is_outlying(out[col])
-        rows.append(row)
-    return out, pd.DataFrame(rows, columns=["indicator", "skew", "kurtosis", "outlying", "points_winsorised",
+        out[col], row = treat_column(out[col].to_numpy(), method)
+        rows.append({"indicator": col, **row})
+    return out, pd.DataFrame(rows, columns=["indicator", "skew", "kurtosis", "outlying", "points_winsorised", "transform",
                                             "skew_after", "kurtosis_after", "still_outlying"])
 
 
@@ -242,6 +301,25 @@ def _goalposts(x: np.ndarray, worst: float, best: float) -> np.ndarray:
     return np.clip(100.0 * (x - worst) / (best - worst), 0.0, 100.0)
 
 
+def normalise_column(x: np.ndarray, method: str, direction: str, target: float | None = None,
+                     unit: str | None = None, goalposts: tuple[float, float] | None = None) -> np.ndarray:
+    """Normalise one indicator's values (see :func:`normalise`)."""
+    x = np.asarray(x, dtype=float)
+    _sign(direction)
+    if np.isnan(x).all():
+        return x
+    if method == "minmax":
+        return _minmax(x, direction)
+    if method == "zscore":
+        return _zscore(x, direction)
+    if method == "rank":
+        return _rank(x, direction)
+    if method == "distance_to_target":
+        return _distance_to_target(x, direction, target)
+    worst, best = goalposts or default_goalposts(x, direction, unit, target)
+    return _goalposts(x, worst, best)
+
+
 def normalise(matrix: pd.DataFrame, method: str, directions: Mapping[str, str],
               targets: Mapping[str, float | None] | None = None, units: Mapping[str, str] | None = None,
               goalposts: Mapping[str, tuple[float, float]] | None = None) -> pd.DataFrame:
@@ -264,22 +342,6 @@ def normalise(matrix: pd.DataFrame, method: str, directions: Mapping[str, str],
     """
     _check("normalisation", method, NORMALISATIONS)
     targets, units, goalposts = targets or {}, units or {}, goalposts or {}
-    out = {}
-    for col in matrix.columns:
-        x = matrix[col].to_numpy(dtype=float)
-        d = directions[col]
-        _sign(d)
-        if np.isnan(x).all():
-            out[col] = x
-        elif method == "minmax":
-            out[col] = _minmax(x, d)
-        elif method == "zscore":
-            out[col] = _zscore(x, d)
-        elif method == "rank":
-            out[col] = _rank(x, d)
-        elif method == "distance_to_target":
-            out[col] = _distance_to_target(x, d, targets.get(col))
-        else:
-            worst, best = goalposts.get(col) or default_goalposts(x, d, units.get(col), targets.get(col))
-            out[col] = _goalposts(x, worst, best)
+    out = {col: normalise_column(matrix[col].to_numpy(dtype=float), method, directions[col], targets.get(col),
+                                 units.get(col), goalposts.get(col)) for col in matrix.columns}
     return pd.DataFrame(out, index=matrix.index, columns=matrix.columns)

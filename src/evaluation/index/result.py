@@ -16,9 +16,11 @@ COINr package (Becker et al. 2022) build composite indicators, with rank interva
    its nominal rank, median rank and 5-95 % rank interval; each choice gets its first-order and
    total sensitivity index on the ranks.
 
-The uncertainty is about the *method*: what the ranking would be under other defensible
-construction choices. It does not include the sampling error of the survey indicators or the
-measurement error of the registry.
+The uncertainty is about the *method* (what the ranking would be under other defensible
+construction choices) and, by default, the *data*: indicators with a sampling interval (the
+survey outcomes, the request-based service indicators) are drawn from their sampling
+distributions in every run, each source one more factor of the sensitivity analysis. It does not
+include measurement error of the registries (complete counts, without a sampling distribution).
 
 >>> from evaluation.dataset import load_dataset                       # doctest: +SKIP
 >>> gi = governance_index(load_dataset("data/zhangwan-synthetic"), 2020)  # doctest: +SKIP
@@ -132,8 +134,10 @@ class GovernanceIndex(IndicatorResult):
         return ax
 
     def plot_profile(self, units: Sequence[str] | None = None, lang: str = "en", ncols: int = 6):
-        """Pillar profiles as small multiples: one panel per community (ordered by median rank),
-        one bar per pillar (nominal pillar score), the district median as a grey tick; returns the figure.
+        """Pillar profiles as small multiples; returns the figure.
+
+        One panel per community (ordered by median rank), one bar per pillar (nominal pillar score),
+        the district median as a grey tick.
         """
         import matplotlib.pyplot as plt  # noqa: PLC0415 - deferred: matplotlib loads only when a result is drawn
 
@@ -169,13 +173,15 @@ class GovernanceIndex(IndicatorResult):
         return fig
 
     def summary_lines(self) -> list[str]:
+        """Method, size, Monte Carlo and the sensitivity of the ranks to each factor."""
         u = self.uncertainty
         fw = self.nominal.pillars
         s = u.sensitivity[u.sensitivity["output"].eq("ranks")]
+        k = len(u.sensitivity["factor"].unique())
         return [f"Method: {self.method}",
                 f"Communities: {len(self.matrix.values)}; indicators: {self.matrix.values.shape[1]} in {len(fw)} pillars "
                 f"({', '.join(f'{p} {len(v)}' for p, v in fw.items())})",
-                f"Monte Carlo: {u.draws} base draws x 7 = {7 * u.draws} runs, seed {u.seed}; "
+                f"Monte Carlo: {u.draws} base draws x {k + 2} = {(k + 2) * u.draws} runs, seed {u.seed}; "
                 f"rank intervals over {2 * u.draws} independent runs",
                 f"Communities whose 5-95 % rank interval reaches the top 5: {len(self.top_overlap(5))}",
                 "Sensitivity of the ranks (first order / total): "
@@ -216,31 +222,48 @@ def _tidy(matrix: IndicatorMatrix, nominal: IndexScores, unc: RankUncertainty, y
 
 
 def governance_index(ds: Mapping[str, pd.DataFrame], year: int, *, draws: int = DEFAULT_DRAWS, seed: int = 2020,
-                     nominal: IndexSpec = IndexSpec(), providers=None, table: pd.DataFrame | None = None,
-                     weights_table: pd.DataFrame | None = None, bootstrap: int = 200) -> GovernanceIndex:
+                     nominal: IndexSpec | None = None, providers=None, table: pd.DataFrame | None = None,
+                     weights_table: pd.DataFrame | None = None, bootstrap: int = 200, data_error: bool = True,
+                     pairwise: pd.DataFrame | None = None) -> GovernanceIndex:
     """The governance-effectiveness index of the communities for ``year`` with rank intervals.
 
     Builds the matrix (:func:`community_indicator_matrix`), the nominal index
     (:func:`compute_index`) and the Monte Carlo (:func:`rank_uncertainty`). Pass ``table`` (the
     tidy community-level indicator table of the year) to reuse indicators already computed.
+    ``data_error``: draw the indicators that have a sampling interval from their sampling
+    distributions in the Monte Carlo (one factor per source: survey, requests). ``pairwise``: the
+    AHP comparison matrix of the pillars for ``nominal.weighting = "ahp"``.
     """
+    nominal = nominal or IndexSpec()
     matrix = community_indicator_matrix(ds, year, providers=providers, table=table)
     targets = ds["targets"] if "targets" in ds else None
-    base = compute_index(matrix.values, nominal, groups=matrix.groups, weights_table=weights_table, targets=targets, year=year)
+    base = compute_index(matrix.values, nominal, groups=matrix.groups, weights_table=weights_table, targets=targets,
+                         year=year, pairwise=pairwise)
+    errors = matrix.errors if data_error else None
     unc = rank_uncertainty(matrix.values, nominal, draws=draws, seed=seed, groups=matrix.groups,
-                           weights_table=weights_table, targets=targets, year=year, bootstrap=bootstrap)
+                           weights_table=weights_table, targets=targets, year=year, bootstrap=bootstrap,
+                           errors=errors, error_groups=matrix.error_groups() if data_error else None, pairwise=pairwise)
     notes = list(matrix.notes)
     if len(matrix.dropped):
         notes.append(f"{len(matrix.dropped)} indicator(s) left out of the framework (see .matrix.dropped)")
-    notes.append("Rank intervals show the uncertainty of the construction choices only, not the sampling error "
-                 "of survey indicators.")
+    sources = unc.choices["error_groups"]
+    if sources:
+        notes.append("Rank intervals cover the construction choices and the sampling error of "
+                     + "; ".join(f"{g} ({len(c)} indicators)" for g, c in sources.items())
+                     + "; not the measurement error of the registries.")
+    else:
+        notes.append("Rank intervals show the uncertainty of the construction choices only, not the sampling error "
+                     "of survey indicators.")
+    if base.ahp is not None and not base.ahp.consistent:
+        notes.append(f"the AHP comparison matrix is inconsistent (consistency ratio {base.ahp.cr:.2f} >= 0.10)")
     s = nominal
     return GovernanceIndex(
         table=_tidy(matrix, base, unc, year), title=f"Governance-effectiveness index {year}, communities",
         method=(f"OECD/JRC Handbook (2008) / COINr: nominal {s.imputation} imputation, {s.treatment} outliers, "
                 f"{s.normalisation} normalisation, {s.weighting} weights, {s.aggregation} aggregation; Monte Carlo over "
-                "imputation, outlier treatment, normalisation, aggregation and pillar weights (+-25 %); Saltelli/Jansen "
-                "sensitivity indices"),
+                "imputation, outlier treatment, normalisation, aggregation and pillar weights (+-25 %)"
+                + (f" and the sampling error of {', '.join(sources)} indicators" if sources else "")
+                + "; Saltelli/Jansen sensitivity indices"),
         notes=notes, matrix=matrix, nominal=base, uncertainty=unc)
 
 

@@ -52,6 +52,7 @@ class SaltelliDesign:
 
     @property
     def n(self) -> int:
+        """The base sample size ``N``."""
         return self.A.shape[0]
 
     def AB(self, factor: str) -> np.ndarray:

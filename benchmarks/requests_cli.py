@@ -135,8 +135,18 @@ def write_log(m: float, formats: list[str], folder: Path) -> None:
         t0 = time.perf_counter()
         if fmt == "parquet":
             df.to_parquet(path, index=False)
-        else:
-            df.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S%z")
+        else:  # stamps as an export writes them: ISO 8601 to the second, with the offset
+            import pyarrow as pa  # noqa: PLC0415 - only in the child that writes the logs
+            import pyarrow.compute as pc  # noqa: PLC0415
+            import pyarrow.csv as pacsv  # noqa: PLC0415
+
+            table = pa.Table.from_pandas(df, preserve_index=False)
+            for i, field in enumerate(table.schema):
+                if pa.types.is_timestamp(field.type):
+                    whole = table.column(i).cast(pa.timestamp("s", tz=field.type.tz))  # %S of ns shows fractions
+                    text = pc.strftime(whole, format="%Y-%m-%dT%H:%M:%S%z")
+                    table = table.set_column(i, field.name, text)
+            pacsv.write_csv(table, path)
         print(f"  wrote {path.name} ({path.stat().st_size / 2**20:,.0f} MiB, {time.perf_counter() - t0:.0f} s)",
               flush=True)
 

@@ -10,11 +10,14 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import pytest
 
 from evaluation.cli import main
 from evaluation.errors import DataError, OptionError, PersonalDataError
 from evaluation.requests import Engine, load_requests, request_indicators
+from evaluation.requests.readers import _typed_columns
 from evaluation.requests.simulate import simulate_request_log
 
 TZ = "Asia/Shanghai"
@@ -218,3 +221,66 @@ def test_dask_on_parts_that_share_ids_equals_pandas(tmp_path):
     by_glob = load_requests(str(folder / "part-*.parquet"), engine="dask", cutoff=cutoff)
     c = request_indicators(by_glob, by=["community_id"], period="quarter", engine=Engine("dask", progress=False)).table
     pd.testing.assert_frame_equal(a, c)
+
+
+# --------------------------------------------------------------------------- CSV typed as it is read
+
+
+def _as_text(df: pd.DataFrame, fmt: str) -> pd.DataFrame:
+    out = df.copy()
+    for c in ("created_at", "first_response_at", "resolved_at", "closed_at"):
+        if c in out.columns:
+            out[c] = out[c].dt.strftime(fmt).where(out[c].notna())
+    return out
+
+
+def test_csv_stamps_parsed_while_reading_give_the_table_of_the_cell_by_cell_path(tmp_path):
+    """A clean CSV has its stamps and reopen counts parsed by Arrow as the file is read; one bad cell
+    late in the file sends the whole read down the text path, where every cell is checked. Both give
+    the Parquet file's table, and the bad cell is flagged, not dropped."""
+    df = simulate_request_log(3000, n_communities=4, seed=11)
+    parquet = tmp_path / "log.parquet"
+    df.to_parquet(parquet)
+    clean, messy = tmp_path / "clean.csv", tmp_path / "messy.csv"
+    text = _as_text(df, "%Y-%m-%dT%H:%M:%S%z")
+    text.to_csv(clean, index=False)
+    bad = text.copy()
+    bad.loc[len(bad) - 1, "resolved_at"] = "2020-13-45 99:00"  # far past the first block
+    bad.to_csv(messy, index=False)
+
+    def table(path):
+        return request_indicators(load_requests(path), by=["community_id"], period="month").table
+
+    ref = table(parquet)
+    typed = _typed_columns(clean, pacsv.ReadOptions(), list(text.columns))
+    assert typed["created_at"] == pa.timestamp("ns", tz="UTC") and typed["reopened"] == pa.int64()
+    pd.testing.assert_frame_equal(table(clean), ref)
+    assert load_requests(clean).data["created_at"].dtype == load_requests(parquet).data["created_at"].dtype
+    log = load_requests(messy)
+    assert int((log.data["quality_flags"] & 2).astype(bool).sum()) == 1  # unparseable_time, the one cell
+    assert len(log) == len(df)
+
+
+def test_zone_less_csv_stamps_are_placed_alike_on_both_paths(tmp_path):
+    """Wall-clock stamps (no offset) read as times by Arrow and those read cell by cell are placed in the
+    zone by the same rule, the ambiguous autumn hour included."""
+    rows = pd.DataFrame({
+        "request_id": ["A", "B", "C"],
+        "created_at": ["2020-11-01 01:30:00", "2020-11-01 00:10:00", "2020-03-08 02:30:00"],
+        "resolved_at": ["2020-11-01 03:00:00", "", "2020-03-08 05:00:00"],
+        "status": ["closed", "open", "closed"],
+    })
+    fast, slow = tmp_path / "fast.csv", tmp_path / "slow.csv"
+    rows.to_csv(fast, index=False)
+    slow_rows = pd.concat([rows, pd.DataFrame({"request_id": ["D"], "created_at": ["2020-11-02"],
+                                               "resolved_at": ["not a time"], "status": ["closed"]})])
+    slow_rows.to_csv(slow, index=False)
+    assert _typed_columns(fast, pacsv.ReadOptions(), list(rows.columns))["created_at"] == pa.timestamp("ns")
+    a = load_requests(fast, timezone="America/New_York").data
+    b = load_requests(slow, timezone="America/New_York").data
+    assert str(a["created_at"].dtype) == "datetime64[ns, America/New_York]"
+    for col in ("created_at", "resolved_at"):
+        pd.testing.assert_series_equal(a[col].iloc[:3].reset_index(drop=True), b[col].iloc[:3].reset_index(drop=True))
+    # the ambiguous 01:30 is read as standard time (EST, -05:00), the missing 02:30 moved forward
+    assert a["created_at"].iloc[0].utcoffset() == pd.Timedelta(hours=-5)
+    assert a["created_at"].iloc[2] == pd.Timestamp("2020-03-08 03:00", tz="America/New_York")

@@ -65,9 +65,23 @@ def _decode(data: bytes, path: Path) -> tuple[str, str]:
     raise LoadError(f"{path.name}: cannot detect the text encoding; save it as UTF-8 or GB18030")
 
 
+#: bytes of a file that decide its encoding (the whole file when smaller)
+ENCODING_SAMPLE = 1 << 20
+
+
 def detect_encoding(path: Path) -> str:
-    """The text encoding :func:`read_table` reads ``path`` with (``utf-8``, ``utf-8-sig``, ``gb18030``, ...)."""
-    return _decode(Path(path).read_bytes(), Path(path))[1]
+    """The text encoding of ``path`` (``utf-8-sig``, ``gb18030``, ...), decided on its first MiB.
+
+    The sample ends at its last line break, so no character is cut. Readers of the whole file
+    check the rest: Arrow's CSV reader validates every UTF-8 value it reads, and
+    :func:`read_table` decodes the whole file. A log of gigabytes is not read twice to be sure.
+    """
+    p = Path(path)
+    with open(p, "rb") as fh:
+        data = fh.read(ENCODING_SAMPLE + 1)
+    if len(data) > ENCODING_SAMPLE:
+        data = data[: data.rfind(b"\n", 0, ENCODING_SAMPLE) + 1 or ENCODING_SAMPLE]
+    return _decode(data, p)[1]
 
 
 def _read_csv_grid(path: Path) -> pd.DataFrame:

@@ -218,8 +218,10 @@ def _as_times(s: pd.Series, tz: str) -> tuple[pd.Series, np.ndarray]:
     if isinstance(s.dtype, pd.DatetimeTZDtype):
         if str(s.dtype.tz) != str(tz):
             s = s.dt.tz_convert(tz)
-    else:
-        s = s.dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
+    else:  # wall-clock times of the zone, placed exactly as parse_times places text stamps
+        wall = s.to_numpy("datetime64[ns]").view("i8")
+        s = pd.Series(pd.DatetimeIndex(_localise(wall, tz).view("M8[ns]"), copy=False)
+                      .tz_localize("UTC").tz_convert(tz), copy=False)
     if s.dtype.unit != "ns":
         s = s.dt.as_unit("ns")
     v = s.array.asi8  # raw nanoseconds: much faster than .dt.year on millions of rows

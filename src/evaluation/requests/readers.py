@@ -70,9 +70,7 @@ def read_parquet(path: Path, columns: Iterable[str] | None = None, labels: Itera
         pf = pq.ParquetFile(path, read_dictionary=dictionary)
         for c in cols:
             table = _nulls_in_text(pf.read(columns=[c]), skip=dictionary)
-            stamps = _stamps(table.column(0))
-            frames[c] = stamps if stamps is not None else \
-                table.to_pandas(self_destruct=True, split_blocks=True)[c]  # Arrow buffers freed
+            frames[c] = _column_to_pandas(table.column(0))
             del table
     except (pa.ArrowException, OSError) as exc:
         raise LoadError(f"not a readable Parquet file ({exc})", file=path.name) from None
@@ -86,19 +84,20 @@ def read_parquet(path: Path, columns: Iterable[str] | None = None, labels: Itera
     return out
 
 
-def _stamps(col: pa.ChunkedArray) -> pd.Series | None:
-    """A zoned timestamp column as pandas times, missing ones ``NaT`` (``None`` for other columns).
+def _column_to_pandas(col: pa.ChunkedArray) -> pd.Series:
+    """One Arrow column as a pandas column: text stays Arrow-backed, labels categorical.
 
-    pyarrow fills the missing stamps of a zoned column value by value (0.4 s for 10 M stamps);
-    filling the integer nanoseconds and viewing them as times is one pass.
+    Stamps with gaps are converted by hand: pyarrow fills the missing stamps value by value
+    (0.4 s for 10 M stamps), while filling the integer nanoseconds and viewing them as times is
+    one pass.
     """
     t = col.type
-    if not pa.types.is_timestamp(t) or t.tz is None or col.null_count == 0:
-        return None
+    if not pa.types.is_timestamp(t) or col.null_count == 0:
+        return pa.table({"c": col}).to_pandas(self_destruct=True, split_blocks=True)["c"]
     ns = col.cast(pa.timestamp("ns", tz=t.tz)).cast(pa.int64()).fill_null(np.iinfo(np.int64).min)
     values = np.asarray(ns.combine_chunks() if isinstance(ns, pa.ChunkedArray) else ns)
-    times = pd.DatetimeIndex(values.view("M8[ns]"), copy=False).tz_localize("UTC").tz_convert(t.tz)
-    return pd.Series(times, copy=False)
+    times = pd.DatetimeIndex(values.view("M8[ns]"), copy=False)
+    return pd.Series(times if t.tz is None else times.tz_localize("UTC").tz_convert(t.tz), copy=False)
 
 
 def _nulls_in_text(table: pa.Table, skip: Iterable[str] = ()) -> pa.Table:
@@ -132,6 +131,47 @@ def _screened(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+#: an ISO 8601 stamp with a UTC offset, and one without (a date alone included)
+_ISO_OFFSET = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$"
+_ISO_NAIVE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"
+
+
+def _typed_columns(path: Path, read_options: pacsv.ReadOptions, wanted: list[str]) -> dict[str, pa.DataType]:
+    """Types Arrow can parse the columns in as it reads, judged on the file's first block.
+
+    A column of ISO 8601 stamps, all with a UTC offset or all without, is read as times (UTC, or
+    wall-clock time that the format's zone then places); the standard ``reopened`` column, all
+    digits, as integers. Parsing as the file is read avoids a second pass over millions of
+    strings. Anything else stays text, and a typed read that meets a value it cannot parse is
+    redone as text (:func:`read_csv`), where every cell is checked and flagged, so the fast path
+    never changes what is read. Other digit columns stay text: ids keep their leading zeros.
+    """
+    try:
+        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(encoding=read_options.encoding,
+                                                                     block_size=1 << 20),
+                                convert_options=pacsv.ConvertOptions(include_columns=wanted,
+                                                                     column_types={c: pa.string() for c in wanted},
+                                                                     null_values=list(NULL_STRINGS),
+                                                                     strings_can_be_null=True))
+        batch = reader.read_next_batch()
+    except (pa.ArrowException, StopIteration, OSError):
+        return {}
+    canon = canonical_columns(wanted)
+    types = {}
+    for name in batch.schema.names:
+        values = batch.column(name).drop_null()
+        if len(values) == 0:
+            continue
+        if canon.get(name) == "reopened":
+            if pc.all(pc.match_substring_regex(values, r"^-?\d+$")).as_py():
+                types[name] = pa.int64()
+        elif pc.all(pc.match_substring_regex(values, _ISO_OFFSET)).as_py():
+            types[name] = pa.timestamp("ns", tz="UTC")
+        elif pc.all(pc.match_substring_regex(values, _ISO_NAIVE)).as_py():
+            types[name] = pa.timestamp("ns")
+    return types
+
+
 def read_csv(path: Path, columns: Iterable[str] | None = None, labels: Iterable[str] = (),
              id_column: str | None = None, table: str | None = None, pii: str = "refuse",
              salt: str | None = None) -> pd.DataFrame:
@@ -146,17 +186,24 @@ def read_csv(path: Path, columns: Iterable[str] | None = None, labels: Iterable[
     if not fast:  # a title row above the header, or a bilingual header: the dataset reader finds it
         return _screened(read_table(path, table=table, pii=pii, salt=salt))
     wanted = header if columns is None else [c for c in header if c in set(columns)]
-    try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(encoding="utf8" if encoding in ("utf-8", "utf-8-sig") else encoding,
-                                           block_size=1 << 24),
-            convert_options=pacsv.ConvertOptions(include_columns=wanted, column_types={c: pa.string() for c in wanted},
-                                                 null_values=list(NULL_STRINGS), strings_can_be_null=True,
-                                                 quoted_strings_can_be_null=True),
-        )
-    except (pa.ArrowInvalid, pa.ArrowException) as exc:
-        raise LoadError(f"not a readable CSV table ({exc})", file=path.name) from None
+    read_options = pacsv.ReadOptions(encoding="utf8" if encoding in ("utf-8", "utf-8-sig") else encoding,
+                                     block_size=1 << 24)
+    text = {c: pa.string() for c in wanted}
+    typed = _typed_columns(path, read_options, wanted)
+    for types in ([typed] if typed else []) + [{}]:
+        try:
+            table = pacsv.read_csv(
+                path,
+                read_options=read_options,
+                convert_options=pacsv.ConvertOptions(include_columns=wanted, column_types={**text, **types},
+                                                     null_values=list(NULL_STRINGS), strings_can_be_null=True,
+                                                     quoted_strings_can_be_null=True),
+            )
+        except (pa.ArrowInvalid, pa.ArrowException) as exc:
+            if types:  # a value the typed read refuses: read it all as text, where every cell is checked
+                continue
+            raise LoadError(f"not a readable CSV table ({exc})", file=path.name) from None
+        break
     if header and header[0].startswith("\ufeff"):
         table = table.rename_columns([c.lstrip("\ufeff") for c in table.column_names])
     for i, name in enumerate(table.column_names):
@@ -164,7 +211,8 @@ def read_csv(path: Path, columns: Iterable[str] | None = None, labels: Iterable[
             col = table.column(i)
             if pc.count_distinct(col).as_py() <= MAX_LABELS:
                 table = table.set_column(i, name, pc.dictionary_encode(col))
-    return table.to_pandas()
+    return pd.DataFrame({name: _column_to_pandas(table.column(i)) for i, name in enumerate(table.column_names)},
+                        copy=False)
 
 
 # --------------------------------------------------------------------------- JSON

@@ -40,6 +40,7 @@ from evaluation.index.normalise import (
     NORMALISATIONS,
     impute,
     impute_column,
+    is_outlying,
     normalise,
     normalise_column,
     treat_column,
@@ -220,6 +221,7 @@ def rank_uncertainty(matrix: pd.DataFrame, nominal: IndexSpec | None = None, *, 
     raw = matrix.to_numpy(dtype=float)
     noisy = np.unique(np.concatenate([c[1] for c in cells.values()])) if cells else np.array([], dtype=int)
     gcodes = pd.factorize(groups.reindex(matrix.index))[0] if groups is not None else None
+    noisy_pillar = {p: bool(np.isin(positions[p], noisy).any()) for p in pillars}
     treated, normalised = {}, {}  # cached: the treated and normalised matrices of each combination of choices
     for k, (ii, ti, ni, ai) in enumerate(keys):
         if (ii, ti) not in treated:
@@ -237,23 +239,34 @@ def rank_uncertainty(matrix: pd.DataFrame, nominal: IndexSpec | None = None, *, 
             for j, p in enumerate(pillars):
                 pranks[p][rows] = _ranks(ps[:, j])
             continue
+        x0 = norm.to_numpy(dtype=float)
+        fixed_within = None if nominal.weighting == "pca" else base.weights.within[names].to_numpy(dtype=float)
+        if fixed_within is not None:  # pillars without a noisy indicator: the same in every run of this combination
+            ps0 = np.column_stack([aggregate_batch(x0[:, positions[p]], fixed_within[positions[p]][None, :], agg)[0]
+                                   for p in pillars])
+        treat = treatments[ti]
         for r in rows:
-            x = norm.to_numpy(dtype=float).copy()
+            x = x0.copy()
             drawn = raw.copy()
             for g, (ri, ci, se) in cells.items():
-                z = scipy.special.ndtri(np.clip(X[r, cols[g]], 1e-12, 1 - 1e-12))
-                drawn[ri, ci] += se * z
+                drawn[ri, ci] += se * scipy.special.ndtri(np.clip(X[r, cols[g]], 1e-12, 1 - 1e-12))
             for j in noisy:
                 col = drawn[:, j]
                 unit = unit_of.get(names[j])
                 col = np.clip(col, 0.0, 1.0) if unit == "share" else (np.maximum(col, 0.0) if np.nanmin(raw[:, j]) >= 0 else col)
                 col = impute_column(col, imputations[ii], gcodes)
-                col = treat_column(col, treatments[ti])[0]
+                if treat != "none" and is_outlying(col):
+                    col = treat_column(col, treat)[0]
                 x[:, j] = normalise_column(col, normalisations[ni], directions[names[j]], tgt.get(names[j]), unit)
-            within = (pca_within(pd.DataFrame(x, columns=names), pillars) if nominal.weighting == "pca"
-                      else base.weights.within)[names].to_numpy(dtype=float)
-            ps = np.column_stack([aggregate_batch(x[:, positions[p]], within[positions[p]][None, :], agg)[0]
-                                  for p in pillars])
+            if fixed_within is None:
+                within = pca_within(pd.DataFrame(x, columns=names), pillars)[names].to_numpy(dtype=float)
+                ps = np.column_stack([aggregate_batch(x[:, positions[p]], within[positions[p]][None, :], agg)[0]
+                                      for p in pillars])
+            else:
+                ps = ps0.copy()
+                for j, p in enumerate(pillars):
+                    if noisy_pillar[p]:
+                        ps[:, j] = aggregate_batch(x[:, positions[p]], fixed_within[positions[p]][None, :], agg)[0]
             scores[r] = aggregate_batch(ps, w[r][None, :], agg)[0]
             for j, p in enumerate(pillars):
                 pranks[p][r] = _ranks(ps[:, j])

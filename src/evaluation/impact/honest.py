@@ -35,7 +35,11 @@ solving the small LP: 18,000 LP calls and about 40 s per ``Mbar``. Here the Mont
 share their constraint matrix and differ only in the right-hand side, are solved by one HiGHS model
 that is warm-started from the previous draw (the same draws, the same seed: the same critical value
 to solver tolerance, checked in ``tests/test_impact_robustness.py``), and steps 1-2 shrink the
-programs.
+programs to a handful of moments and one nuisance parameter, whose few dual vertices are
+enumerated once so that all 1,000 draws are one matrix product. Measured (``benchmarks/honest_did.py``,
+``benchmarks/results/honest_did.txt``, on a shared 2-core machine): 136.5 s before, 113.7 s for
+moderndid's own loop on the universal-base event study, 4.0 s after (2.1 s with the nearest four
+pre-adoption periods), with intervals identical to moderndid's.
 """
 
 from __future__ import annotations

@@ -25,7 +25,9 @@ INDEX_PILLARS = ("organisation", "service", "democracy", "participation", "suppo
 INDEX_ID = "index.governance"
 
 
-LABELS = {INDEX_ID: ("Governance-effectiveness index", "治理效能指数")}
+LABELS = {INDEX_ID: ("Governance-effectiveness index", "治理效能指数"),
+          f"{INDEX_ID}.rank_change": ("Change in the governance-index rank", "治理效能指数排名变化"),
+          "index.validation.spearman": ("Rank correlation of the index with a held-out outcome", "指数与外部结果的秩相关")}
 for _p in INDEX_PILLARS:
     LABELS[f"index.pillar.{_p}"] = (f"{catalog.message(_p, 'en')} pillar score", f"{catalog.message(_p, 'zh')}维度得分")
 #: indicators with more missing units than this share are left out of the framework

@@ -424,3 +424,37 @@ def string_hashes(offsets, data, valid, out):
         h *= np.uint64(0x94D049BB133111EB)
         h ^= h >> np.uint64(31)
         out[i] = h
+
+
+def string_buffers(chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Offsets, bytes and validity (empty: no missing value) of an Arrow string array, as numpy
+    views of its buffers (no copy; other types are cast to text first)."""
+    import pyarrow as pa  # noqa: PLC0415 - pyarrow is loaded by then; keeps this module's import light
+
+    if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+        chunk = chunk.cast(pa.large_string())
+    n = len(chunk)
+    _, off_buf, data_buf = chunk.buffers()
+    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    offsets = np.frombuffer(off_buf, dtype=width)[chunk.offset : chunk.offset + n + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    valid = np.asarray(chunk.is_valid()) if chunk.null_count else np.zeros(0, np.bool_)
+    return offsets, data, valid
+
+
+@jit
+def any_padded(offsets, data):
+    """True when some string starts or ends with a blank: an ASCII space, tab or line break, or
+    the ideographic space U+3000 of Chinese text (bytes E3 80 80)."""
+    for i in range(len(offsets) - 1):
+        a, b = offsets[i], offsets[i + 1]
+        if a == b:
+            continue
+        first, last = data[a], data[b - 1]
+        if first == 32 or first == 9 or first == 10 or first == 13 or last == 32 or last == 9 or last == 10 \
+                or last == 13:
+            return True
+        if b - a >= 3 and ((data[a] == 0xE3 and data[a + 1] == 0x80 and data[a + 2] == 0x80)
+                           or (data[b - 3] == 0xE3 and data[b - 2] == 0x80 and data[b - 1] == 0x80)):
+            return True
+    return False

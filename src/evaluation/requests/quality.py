@@ -203,8 +203,11 @@ def flag_requests(df: pd.DataFrame, cutoff: pd.Timestamp, timezone: str, duplica
 
 def _ends(ns: np.ndarray) -> np.ndarray:
     """The earliest and latest valid stamp of ``ns`` (none when all are missing)."""
-    valid = ns[ns != NAT] if (ns == NAT).any() else ns
-    return np.array([valid.min(), valid.max()], np.int64) if len(valid) else np.zeros(0, np.int64)
+    valid = ns != NAT
+    if not valid.any():
+        return np.zeros(0, np.int64)
+    # NAT is the smallest int64, so the maximum needs no mask; the minimum skips it without a copy
+    return np.array([np.min(ns, where=valid, initial=np.iinfo(np.int64).max), ns.max()], np.int64)
 
 
 def _status_codes(status: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -235,15 +238,8 @@ def id_hashes(ids) -> np.ndarray:
     out = np.empty(len(arr), np.uint64)
     at = 0
     for chunk in chunks:
-        if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
-            chunk = chunk.cast(pa.large_string())
         n = len(chunk)
-        _, off_buf, data_buf = chunk.buffers()
-        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-        offsets = np.frombuffer(off_buf, dtype=width)[chunk.offset : chunk.offset + n + 1]
-        data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-        valid = np.asarray(chunk.is_valid()) if chunk.null_count else np.zeros(0, np.bool_)
-        kernels.string_hashes(offsets, data, valid, out[at : at + n])
+        kernels.string_hashes(*kernels.string_buffers(chunk), out[at : at + n])
         at += n
     return out
 

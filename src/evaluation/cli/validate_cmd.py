@@ -46,8 +46,22 @@ def run(args) -> int:
         report = validate_table(target, args.table or guess_table(target), date_order=args.date_order)
     if out is not None:
         write_table(report.problems, out)
+    if ds is not None:
+        print(_read_heading(ds))
+        for line in report.reading:
+            print("  " + line.replace("\n", "\n  "))
+        print()
     print(report.text(limit=PRINT_LIMIT))
     if ds is not None:
         print()
         print(assessable_report(ds, report))
     return 0 if report.ok else 1
+
+
+def _read_heading(ds) -> str:
+    """What was read, with the cut-off and time zone in force and where they come from."""
+    if ds.cutoff is None:
+        cut = "no cut-off (give --cutoff or declare it with evaluation init)"
+    else:
+        cut = f"cut-off {ds.cutoff.strftime('%Y-%m-%d %H:%M %z')} ({ds.cutoff_source})"
+    return f"Read {ds.path} ({cut}; time zone {ds.timezone}):"

@@ -148,30 +148,36 @@ _TRUNCATED = r"^\d{4}(-\d{1,2})?$"
 DATE_ORDERS = ("YMD", "DMY", "MDY")
 
 
-def _day_month_order(text: pd.Series, date_order: str | None) -> tuple[pd.Series, str | None]:
+def _day_month_order(text: pd.Series, date_order: str | None) -> tuple[pd.Series, str | None, str | None]:
     """Cells written day/month/year or month/day/year rewritten as ISO dates, in one order for the column.
 
     The order is ``date_order`` when given; otherwise the cells decide it (a first field above 12
     means day first, a second field above 12 month first). When no cell decides, or cells decide
-    both ways, nothing is rewritten and the problem is returned.
+    both ways, nothing is rewritten and the problem is returned. Returns the text, the problem and
+    the order used, in words (``day/month/year (--date-order DMY)``).
     """
     parts = text.str.extract(_DAY_MONTH)
     has = parts[0].notna()
     if not has.any():
-        return text, None
+        return text, None, None
     a, b = pd.to_numeric(parts[0]), pd.to_numeric(parts[1])
     if date_order is None:
         day_first, month_first = bool((a[has] > 12).any()), bool((b[has] > 12).any())
         if day_first == month_first:
             why = ("both day-first (13/01) and month-first (01/13) dates" if day_first else
                    "dates such as 05/01/2020 whose day and month cannot be told apart")
-            return text, f"{why}; give --date-order DMY or MDY (one order for the whole column)"
+            return text, f"{why}; give --date-order DMY or MDY (one order for the whole column)", None
         date_order = "DMY" if day_first else "MDY"
+        decider = text[has][(a[has] > 12) if day_first else (b[has] > 12)].iloc[0]
+        how = f"decided by {decider}; --date-order {'MDY' if day_first else 'DMY'} would refuse it"
+    else:
+        how = f"--date-order {date_order}"
     if date_order == "YMD":
-        return text, "dates written with the year last; --date-order YMD does not fit, give DMY or MDY"
+        return text, "dates written with the year last; --date-order YMD does not fit, give DMY or MDY", None
     day, month = (parts[0], parts[1]) if date_order == "DMY" else (parts[1], parts[0])
     iso = parts[2] + "-" + month.str.zfill(2) + "-" + day.str.zfill(2) + parts[3].fillna("")
-    return text.where(~has, iso), None
+    words = "day/month/year" if date_order == "DMY" else "month/day/year"
+    return text.where(~has, iso), None, f"{int(has.sum()):,} dates written {words} ({how})"
 
 
 def _parse_times(raw: pd.Series, tz: str, aware: bool, date_order: str | None = None) -> tuple[pd.Series, np.ndarray]:
@@ -211,9 +217,10 @@ def _parse_times(raw: pd.Series, tz: str, aware: bool, date_order: str | None = 
         out[truncated] = pd.NaT
     bad = present & out.isna().to_numpy()
     problem = "a truncated date (year or year and month only)" if truncated.any() else None
+    order_used = None
     if bad.any():  # slow path only for the cells ISO 8601 did not read (2020.3.1, 05/01/2020)
         retry_text = text[bad & ~truncated].str.replace(_YEAR_FIRST, r"\1-\2-\3\4", regex=True)
-        retry_text, order_problem = _day_month_order(retry_text, date_order)
+        retry_text, order_problem, order_used = _day_month_order(retry_text, date_order)
         problem = order_problem or problem
         retry = pd.to_datetime(retry_text, format="ISO8601", errors="coerce")
         bad = bad & ~truncated
@@ -233,6 +240,8 @@ def _parse_times(raw: pd.Series, tz: str, aware: bool, date_order: str | None = 
         bad = present & out.isna().to_numpy()
     if problem is not None and bad.any():
         out.attrs["problem"] = problem
+    if order_used is not None:
+        out.attrs["date_order"] = order_used
     return out, bad
 
 
@@ -259,8 +268,10 @@ def type_table(
 
     Enumerated columns are mapped to the codes of the data model through the value aliases
     (:mod:`evaluation.dataset.values`: 社区 -> community, 满意 -> satisfied); what was mapped is in
-    ``attrs["value_mappings"]``, and problems of a whole column (a date order that cannot be told)
-    in ``attrs["column_problems"]``. Columns not in the schema are kept as they are, except survey
+    ``attrs["value_mappings"]``, problems of a whole column (a date order that cannot be told)
+    in ``attrs["column_problems"]`` and the order in which day-month dates were read, by column, in
+    ``attrs["date_orders"]``. Columns of the schema that the file lacks are added, empty (a column not
+    recorded), and listed in ``attrs["absent_columns"]``. Columns not in the schema are kept as they are, except survey
     items named in ``likert_items``, which become ``Float64``. ``attrs`` (source, row numbers) are
     kept.
     """
@@ -269,6 +280,7 @@ def type_table(
     bad: dict[str, np.ndarray] = {}
     mapped: list[str] = []
     problems: dict[str, str] = {}
+    orders: dict[str, str] = {}
     items = set(likert_items or ())
     for col in raw.columns:
         if col in ts.columns:
@@ -276,6 +288,8 @@ def type_table(
             typed, b = parse_column(raw[col], f.type, timezone, date_order)
             if "problem" in typed.attrs:
                 problems[col] = typed.attrs["problem"]
+            if "date_order" in typed.attrs:
+                orders[col] = typed.attrs["date_order"]
             if f.enum is not None and f.type == "string":
                 typed, made = map_values(typed, table, col, value_aliases)
                 mapped += describe(table, col, made)
@@ -288,8 +302,16 @@ def type_table(
         cols[col] = typed
         if b.any():
             bad[col] = b
+    # a column of the data model that the file does not have is a column not recorded: present and
+    # empty, of its type, so that computations see "missing", never a KeyError (validation reports
+    # the required ones as missing; assess.py reports what cannot be computed without them)
+    absent = [f for f in ts.fields if f.name not in cols]
+    for f in absent:
+        cols[f.name] = _empty(len(raw), f.type, timezone, raw.index)
     out = pd.DataFrame(cols, index=raw.index)
     out.attrs = dict(raw.attrs)
+    out.attrs["absent_columns"] = [f.name for f in absent]
     out.attrs["value_mappings"] = mapped
     out.attrs["column_problems"] = problems
+    out.attrs["date_orders"] = orders
     return out, bad

@@ -32,6 +32,7 @@ class Problems:
         self.parts: list[pd.DataFrame] = []
 
     def add(self, table, rows, column, values, problem, severity="error") -> None:
+        """One problem on each of ``rows`` (file rows; ``None`` for the whole table or column)."""
         rows = np.atleast_1d(np.asarray(rows, dtype="float64")) if rows is not None else np.array([np.nan])
         n = len(rows)
         if n == 0:
@@ -50,6 +51,7 @@ class Problems:
         }))
 
     def frame(self) -> pd.DataFrame:
+        """Every problem, one row each (:data:`PROBLEM_COLUMNS`), in the order a person fixes them."""
         if not self.parts:
             return pd.DataFrame({
                 "table": pd.Series(dtype="str"), "row": pd.Series(dtype="Int64"),
@@ -278,7 +280,8 @@ def _lookup(t: _Table, key: str, ref: _Table | None, ref_key: str, value: str) -
     if ref is None or key not in t.typed or ref_key not in ref.typed or value not in ref.typed:
         return None
     m = ref.typed[[ref_key, value]].dropna(subset=[ref_key]).drop_duplicates(ref_key).set_index(ref_key)[value]
-    return t.typed[key].map(m)
+    # reindex keeps the dtype (a date), also when the referenced table is empty (map would give float)
+    return pd.Series(m.reindex(t.typed[key].to_numpy()).to_numpy(), index=t.typed.index, name=value)
 
 
 def _check_rules(tables: dict[str, _Table], out: Problems) -> None:

@@ -77,7 +77,7 @@ def header_map(table: str | None) -> dict[str, str]:
 
 
 def canonical_name(header: object, table: str | None = None) -> str | None:
-    """Canonical column name for one header cell, or ``None`` when it maps to none.
+    r"""Canonical column name for one header cell, or ``None`` when it maps to none.
 
     Accepts a canonical name in any case with spaces (``Created At``), a Chinese label or alias
     (``受理时间``), and bilingual headers such as ``受理时间 created_at``, ``受理时间\\ncreated_at``

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,8 @@ import pandas as pd
 
 from evaluation.dataset import schema
 from evaluation.dataset.cells import type_table
-from evaluation.dataset.read import READABLE, read_table
+from evaluation.dataset.privacy import PersonalColumn, personal_columns
+from evaluation.dataset.read import READABLE, read_table, read_unscreened
 from evaluation.dataset.values import FOLDER_FILE, read_aliases_file
 from evaluation.errors import DataError, MissingInputError
 
@@ -72,18 +74,47 @@ def read_descriptor(folder: Path) -> dict[str, Any]:
 
 
 def table_of_file(path: Path) -> str | None:
-    """The table a file holds by its name: ``units.csv`` -> ``units``, ``居民诉求.xlsx`` -> ``requests``."""
-    if path.stem in schema.TABLES:
-        return path.stem
-    return {t.title_zh: t.name for t in schema.TABLES.values()}.get(path.stem)
+    """The table a file holds by its name: ``units.csv`` -> ``units``, ``居民诉求.xlsx`` -> ``requests``.
+
+    A name that is not a table's name or Chinese title itself may contain one, as offices name
+    their files (``2020年居民诉求台账.xlsx``, ``小区台账.xlsx``, ``requests_2020.csv``): the longest
+    table name or title it contains decides; a name containing two of the same length decides nothing.
+    """
+    stem = Path(path).stem
+    titles = {t.title_zh: t.name for t in schema.TABLES.values()}
+    if stem in schema.TABLES:
+        return stem
+    if stem in titles:
+        return titles[stem]
+    key = stem.casefold()
+    found = [(len(w), t) for w, t in [*((n, n) for n in schema.TABLES), *titles.items()] if w.casefold() in key]
+    if not found:
+        return None
+    longest = max(n for n, _ in found)
+    tables = {t for n, t in found if n == longest}
+    return tables.pop() if len(tables) == 1 else None
 
 
-def table_files(folder: str | os.PathLike[str]) -> tuple[dict[str, Path], dict[str, Any], list[str]]:
-    """Table name -> file, the descriptor, and warnings, for a dataset folder.
+@dataclass
+class FolderScan:
+    """What the files of a dataset folder are: table -> file, and what could not be decided."""
 
-    Resources listed in ``datapackage.json`` come first; files named after a table that the
-    descriptor does not list are added, each with a warning (a descriptor that names no resource
-    at all is a minimal one, and its folder is read as a plain folder without a warning).
+    files: dict[str, Path]
+    meta: dict[str, Any]
+    #: remarks (files the descriptor does not list, files that are no table)
+    warnings: list[str]
+    #: table -> the message: two files claim the same table, so it cannot be read unambiguously
+    conflicts: dict[str, str]
+
+
+def scan_folder(folder: str | os.PathLike[str]) -> FolderScan:
+    """Which file of the folder holds which table (:func:`table_files`, with the conflicts).
+
+    Resources listed in ``datapackage.json`` come first; files named after a table (or containing
+    its name, :func:`table_of_file`) that the descriptor does not list are added, each with a
+    warning (a descriptor that names no resource at all is a minimal one, and its folder is read as
+    a plain folder without a warning). A readable file that names no table is reported, and two
+    files for one table are a conflict: neither is read silently in place of the other.
     """
     root = Path(folder)
     if not root.is_dir():
@@ -94,17 +125,42 @@ def table_files(folder: str | os.PathLike[str]) -> tuple[dict[str, Path], dict[s
         name, rel = res.get("name"), res.get("path")
         if isinstance(name, str) and isinstance(rel, str):
             files[name] = root / rel
+    listed_paths = {p.resolve() for p in files.values()}
     listed = bool(files)
-    warnings = []
+    warnings: list[str] = []
+    conflicts: dict[str, str] = {}
+    found: dict[str, list[Path]] = {}
     for p in sorted(root.iterdir()):
         if not p.is_file() or p.suffix.lower() not in READABLE or p.name.startswith((".", "~$")):
             continue
+        if p.resolve() in listed_paths:
+            continue
         name = table_of_file(p)
-        if name and name not in files:
-            files[name] = p
+        if name is None:
+            warnings.append(f"{p.name}: not read: its name is not that of a table (name it after one, e.g. "
+                            f"units.csv or 居民诉求.xlsx, or list it in datapackage.json)")
+            continue
+        found.setdefault(name, []).append(p)
+    for name, paths in found.items():
+        if name in files:
             if listed:
-                warnings.append(f"{p.name}: not listed in datapackage.json; read as the {name} table")
-    return files, meta, warnings
+                warnings.append(f"{', '.join(p.name for p in paths)}: not read: datapackage.json names "
+                                f"{files[name].name} as the {name} table")
+            continue
+        if len(paths) > 1:
+            conflicts[name] = (f"{' and '.join(p.name for p in paths)} are all named as the {name} table; keep one "
+                               "file per table (combine them), or say which one in datapackage.json")
+            continue
+        files[name] = paths[0]
+        if listed:
+            warnings.append(f"{paths[0].name}: not listed in datapackage.json; read as the {name} table")
+    return FolderScan(files, meta, warnings, conflicts)
+
+
+def table_files(folder: str | os.PathLike[str]) -> tuple[dict[str, Path], dict[str, Any], list[str]]:
+    """Table name -> file, the descriptor, and warnings, for a dataset folder (see :func:`scan_folder`)."""
+    scan = scan_folder(folder)
+    return scan.files, scan.meta, scan.warnings + list(scan.conflicts.values())
 
 
 def likert_items(codebook: pd.DataFrame | None) -> list[str]:
@@ -142,7 +198,8 @@ class Dataset(Mapping):
                  timezone: str = schema.DEFAULT_TZ, cutoff: pd.Timestamp | None = None, *,
                  tables: Mapping[str, pd.DataFrame] | None = None, pii: str = "refuse", salt: str | None = None,
                  cutoff_source: str = "declared in datapackage.json", warnings: Iterable[str] = (),
-                 date_order: str | None = None, value_aliases: Mapping[str, Mapping[str, str]] | None = None):
+                 date_order: str | None = None, value_aliases: Mapping[str, Mapping[str, str]] | None = None,
+                 conflicts: Mapping[str, str] | None = None):
         self.path = Path(path)
         self.files = dict(files)
         self.meta = dict(meta or {})
@@ -154,6 +211,8 @@ class Dataset(Mapping):
         #: what typing mapped, by table: ``requests.rating: 满意 -> satisfied (233)``
         self.value_mappings: dict[str, list[str]] = {}
         self.warnings = list(warnings)
+        #: table -> why it cannot be read (two files claim it)
+        self.conflicts = dict(conflicts or {})
         self._tables: dict[str, pd.DataFrame] = dict(tables or {})
         self._raw: dict[str, pd.DataFrame] = {}
         self._memo: dict[Any, Any] = {}
@@ -169,6 +228,8 @@ class Dataset(Mapping):
     def __getitem__(self, name: str) -> pd.DataFrame:
         if name in self._tables:
             return self._tables[name]
+        if name in self.conflicts:
+            raise MissingInputError(f"{self.path}: {self.conflicts[name]}", table=name)
         if name not in self:
             raise MissingInputError(f"dataset {self.path} has no {name} table; it has "
                                     f"{', '.join(self) or 'none'} (templates are in data/templates/)", table=name)
@@ -202,18 +263,66 @@ class Dataset(Mapping):
         """Tables read so far."""
         return list(self._tables)
 
+    def _file(self, name: str) -> Path:
+        if name in self.conflicts:
+            raise MissingInputError(f"{self.path}: {self.conflicts[name]}", table=name)
+        if name not in self.files:
+            raise MissingInputError(f"dataset {self.path} has no {name} table", table=name)
+        p = self.files[name]
+        if not p.is_file():
+            raise MissingInputError(f"{p}: the file of the {name} table (named in datapackage.json) is missing",
+                                    table=name)
+        return p
+
     def raw(self, name: str) -> pd.DataFrame:
         """The table as read, before typing (canonical column names, file row numbers in ``attrs``)."""
         if name not in self._raw:
-            if name not in self.files:
-                raise MissingInputError(f"dataset {self.path} has no {name} table", table=name)
-            p = self.files[name]
-            if not p.is_file():
-                raise MissingInputError(f"{p}: the file of the {name} table (named in datapackage.json) is missing",
-                                        table=name)
-            self._raw[name] = read_table(p, table=name if name in schema.TABLES else None, pii=self.pii,
-                                         salt=self.salt)
+            self._raw[name] = read_table(self._file(name), table=name if name in schema.TABLES else None,
+                                         pii=self.pii, salt=self.salt)
         return self._raw[name]
+
+    def raw_for_checking(self, name: str) -> tuple[pd.DataFrame, list[PersonalColumn]]:
+        """The table as read, and the personal columns found in it, for validation.
+
+        With ``pii="refuse"`` a personal column does not stop the reading here: it is listed (with
+        the file row of its first value) and left out, so that validation reports it and goes on
+        checking the other columns. Such a table is not kept: computing on it still refuses it.
+        """
+        if name in self._raw or self.pii != "refuse":
+            return self.raw(name), []
+        df = read_unscreened(self._file(name), table=name if name in schema.TABLES else None)
+        found = personal_columns(df, name if name in schema.TABLES else None)
+        if not found:
+            self._raw[name] = df
+            return df, []
+        kept = df.drop(columns=[f.column for f in found])
+        kept.attrs = dict(df.attrs)
+        return kept, found
+
+    def reading(self, name: str) -> str:
+        """How the table's file was read, for a person; empty for a table not read from a file.
+
+        For example ``居民诉求.csv, CSV in GB18030, header in row 2 (1 row above it skipped), 460 rows``.
+        """
+        raw = self._raw.get(name)
+        typed = self._tables.get(name)
+        frame = raw if raw is not None else typed
+        if frame is None or name not in self.files:
+            return ""
+        a = frame.attrs
+        how = a.get("format", self.files[name].suffix.lstrip(".").upper())
+        if a.get("encoding"):
+            how += f" in {a['encoding']}"
+        head = a.get("header_rows") or ()
+        if head:
+            rows = "rows" if len(head) > 1 else "row"
+            where = f"{head[0]}-{head[-1]}" if len(head) > 1 else f"{head[0]}"
+            how += f", header in {rows} {where}"
+            if head[0] > 1:
+                how += f" ({head[0] - 1} {'row' if head[0] == 2 else 'rows'} above it skipped)"
+        n = len(frame)
+        how += ", empty (no data rows)" if n == 0 else f", {n:,} {'row' if n == 1 else 'rows'}"
+        return f"{self.files[name].name}, {how}"
 
     def adopt(self, name: str, typed: pd.DataFrame) -> None:
         """Keep ``typed`` as the table ``name`` (validation typed it already), unless it was read."""
@@ -296,10 +405,11 @@ def load_dataset(
     Dataset
     """
     root = Path(path)
-    files, meta, warnings = table_files(root)
+    scan = scan_folder(root)
+    files, meta, warnings = scan.files, scan.meta, scan.warnings
     tz = str(timezone or meta.get("timezone") or schema.DEFAULT_TZ)
     if cutoff is not None:
-        cut, how = parse_cutoff(cutoff, tz, "--cutoff"), "given"
+        cut, how = parse_cutoff(cutoff, tz, "--cutoff"), "given with --cutoff"
     else:
         cut, how = parse_cutoff(meta.get("cutoff"), tz, str(root / "datapackage.json")), "declared in datapackage.json"
     aliases: dict[str, dict[str, str]] = {}
@@ -309,7 +419,7 @@ def load_dataset(
         elif f is not None and f != root / FOLDER_FILE:
             raise MissingInputError(f"{f}: no such value-alias file")
     ds = Dataset(root, files, meta, tz, cut, pii=pii, salt=salt, cutoff_source=how, warnings=warnings,
-                 date_order=date_order, value_aliases=aliases)
+                 date_order=date_order, value_aliases=aliases, conflicts=scan.conflicts)
     for name in tables or ():
         if name in ds:
             ds[name]

@@ -105,7 +105,8 @@ def kind_by_content(values: pd.Series) -> str | None:
     if isinstance(dtype, pd.CategoricalDtype):
         values = pd.Series(dtype.categories)
         dtype = values.dtype
-    if not (pd.api.types.is_string_dtype(dtype) or dtype == object or pd.api.types.is_integer_dtype(dtype)):
+    if not (pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype)
+            or pd.api.types.is_integer_dtype(dtype)):
         return None
     if dtype == "str":  # Arrow-backed already: scan every value, no hashing needed
         arr = pa.array(values.array)
@@ -139,6 +140,53 @@ def personal_kind(name: str, values: pd.Series | None = None, table: str | None 
     if values is not None and str(name) not in ID_COLUMNS:
         return kind_by_header(str(name), table) or kind_by_content(values)
     return kind_by_header(str(name), table)
+
+
+def first_personal_position(values: pd.Series) -> int | None:
+    """Position of the first value that holds a phone or ID-card number (``None`` when none does).
+
+    Only asked for once a column is known to be personal, to name the file row in the message;
+    the value itself is never shown.
+    """
+    text = values.astype("str")
+    arr = pa.array(text.array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    hits = np.flatnonzero(np.asarray(pc.fill_null(pc.match_substring_regex(arr, _CANDIDATE), False), dtype=bool))
+    for pos in hits:
+        v = str(text.iloc[int(pos)])
+        if MOBILE.search(v) or any(id_card_valid(m) for m in ID_CARD.findall(v)):
+            return int(pos)
+    return None
+
+
+@dataclass(frozen=True)
+class PersonalColumn:
+    """A column found to hold personal identifiers: why, and the file row of the first such value."""
+
+    column: str
+    kind: str
+    row: int | None  # file row (header counted) of the first value found by content; None by header
+
+
+def personal_columns(df: pd.DataFrame, table: str | None, exempt: Iterable[str] = ()) -> list[PersonalColumn]:
+    """Every column of ``df`` that looks like personal identifiers (by header or content), in order."""
+    skip = set(exempt)
+    rows = df.attrs.get("row_numbers")
+    out = []
+    for col in df.columns:
+        if col in skip:
+            continue
+        kind = personal_kind(str(col), df[col], table)
+        if kind is None:
+            continue
+        row = None
+        if "content" in kind:
+            pos = first_personal_position(df[col])
+            if pos is not None:
+                row = int(rows[pos]) if rows is not None and pos < len(rows) else pos + 1
+        out.append(PersonalColumn(str(col), kind, row))
+    return out
 
 
 def hash_values(values: pd.Series, salt: str) -> pd.Series:
@@ -187,15 +235,10 @@ def screen_personal_data(df: pd.DataFrame, table: str | None, source: str, pii: 
     """
     check_pii_option(pii, salt)
     out = df
-    skip = set(exempt)
-    for col in df.columns:
-        if col in skip:
-            continue
-        kind = personal_kind(str(col), df[col], table)
-        if kind is None:
-            continue
+    for found in personal_columns(df, table, exempt):
+        col = found.column
         if pii == "refuse":
-            _refuse(str(col), kind, source, table)
+            raise refusal(found, source, table)
         if out is df:
             out = df.copy()
         if pii == "drop":
@@ -207,13 +250,27 @@ def screen_personal_data(df: pd.DataFrame, table: str | None, source: str, pii: 
     return out
 
 
-def _refuse(col: str, kind: str, source: str, table: str | None):
-    hint = ("remove the column, or run with --pii hash --salt-file FILE to keep it as a salted hash "
-            "(load_dataset(..., pii='hash', salt=...))")
+#: how to go on when a column is refused
+REFUSAL_HINT = ("remove the column, or run with --pii hash --salt-file FILE to keep it as a salted hash "
+                "(load_dataset(..., pii='hash', salt=...))")
+
+
+def refusal(found: PersonalColumn, source: str, table: str | None) -> PersonalDataError:
+    """The error refusing a personal column, with the file row of the first value found (never the value)."""
+    col, kind = found.column, found.kind
+    hint = REFUSAL_HINT
     if "header" in kind and ("name" in col.lower() or "名" in col):
         hint += "; if it is the name of a place, call the column name_zh or 名称"
-    raise PersonalDataError(f"looks like {kind}, and the data model stores no personal identifiers",
+    err = PersonalDataError(f"looks like {kind}, and the data model stores no personal identifiers",
                             file=source, table=table, column=col, kind=kind, hint=hint)
+    if found.row is not None:  # PersonalDataError takes no row: place it as DataError does
+        err.row = found.row
+        err.args = (err._sentence(),)
+    return err
+
+
+def _refuse(col: str, kind: str, source: str, table: str | None):
+    raise refusal(PersonalColumn(col, kind, None), source, table)
 
 
 def screen_headers(names: Iterable[str], table: str | None, source: str, pii: str = "refuse",

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
+import functools
 import io
 import os
 from pathlib import Path
@@ -47,22 +48,85 @@ HEADER_SCAN_ROWS = 20
 # --------------------------------------------------------------------------- reading a grid
 
 
+#: the encodings a CSV may be in, as :func:`detect_encoding` names them (Python codec -> what a person reads)
+ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "gb18030": "GB18030", "utf-16": "UTF-16"}
+#: below this share of common characters, text read as GB18030 is taken for another encoding's bytes
+PLAUSIBLE_SHARE = 0.8
+#: the verdict on plausibility needs at least this many non-ASCII characters
+PLAUSIBLE_MIN_CHARS = 8
+
+
+@functools.lru_cache(maxsize=1)
+def _common_characters() -> np.ndarray:
+    """Boolean table over the Basic Multilingual Plane: the characters of GB2312.
+
+    Punctuation, full-width forms and both levels of hanzi: what Chinese text written in GB18030 is made of.
+    Text of another encoding read as GB18030 (Big5 above all) turns into kana, Greek, private-use
+    and rare extension characters instead.
+    """
+    table = np.zeros(0x10000, dtype=bool)
+    for row in (*range(1, 4), *range(16, 88)):
+        for col in range(1, 95):
+            try:
+                table[ord(bytes((0xA0 + row, 0xA0 + col)).decode("gb2312"))] = True
+            except UnicodeDecodeError:
+                continue
+    return table
+
+
+def common_share(text: str) -> tuple[float, int]:
+    """Share of the non-ASCII characters of ``text`` that are common Chinese characters, and their number.
+
+    Common: GB2312's hanzi and punctuation (:func:`_common_characters`).
+    """
+    cp = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    wide = cp[cp > 127]
+    if len(wide) == 0:
+        return 1.0, 0
+    good = _common_characters()[np.minimum(wide, 0xFFFF)] & (wide <= 0xFFFF)
+    return float(good.mean()), int(len(wide))
+
+
 def _decode(data: bytes, path: Path) -> tuple[str, str]:
-    """Text and encoding name: UTF-8 (BOM or not), else GB18030, else charset-normalizer's guess."""
-    for enc in ("utf-8-sig", "gb18030"):
+    """Text and encoding (a Python codec name): UTF-16 with its BOM, UTF-8 (BOM or not), else GB18030.
+
+    Text that decodes as GB18030 only by accident (a Big5 file, a legacy code page) is refused
+    rather than read as garbled names: Chinese text in GB18030 is almost entirely made of the
+    common characters of GB2312; bytes of another encoding are not.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return data.decode(enc), enc
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            pass
+    try:
+        return data.decode("utf-8-sig"), ("utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None:
+        share, n = common_share(text)
+        if n < PLAUSIBLE_MIN_CHARS or share >= PLAUSIBLE_SHARE:
+            return text, "gb18030"
+        raise LoadError(_not_chinese(data, path, share))
+    raise LoadError(f"{path.name}: the text is neither UTF-8 nor GB18030 (the encodings read); open it in "
+                    "Excel or a text editor and save it as CSV UTF-8")
+
+
+def _not_chinese(data: bytes, path: Path, share: float) -> str:
+    """Why text that GB18030 decodes is refused, naming the encoding it is likely in."""
+    for codec, name in (("big5", "Big5 (traditional characters)"), ("cp950", "Big5 (traditional characters)")):
+        try:
+            if common_share(data.decode(codec))[1]:
+                return (f"{path.name}: the text looks like {name}, which is not read: read as GB18030 it gives garbled "
+                        f"characters (only {share:.0%} are common Chinese characters); save it as CSV UTF-8")
         except UnicodeDecodeError:
             continue
-    try:  # pragma: no cover - reached only by exotic encodings
-        from charset_normalizer import from_bytes  # noqa: PLC0415 - deferred: only for files that are neither UTF-8 nor GB18030
-
-        best = from_bytes(data).best()
-        if best is not None:
-            return str(best), best.encoding
-    except ImportError:
-        pass
-    raise LoadError(f"{path.name}: cannot detect the text encoding; save it as UTF-8 or GB18030")
+    return (f"{path.name}: read as GB18030 the text is garbled (only {share:.0%} of its characters are common Chinese "
+            "characters): the file is in another encoding; save it as CSV UTF-8")
 
 
 #: bytes of a file that decide its encoding (the whole file when smaller)
@@ -70,11 +134,17 @@ ENCODING_SAMPLE = 1 << 20
 
 
 def detect_encoding(path: Path) -> str:
-    """The text encoding of ``path`` (``utf-8-sig``, ``gb18030``, ...), decided on its first MiB.
+    """The text encoding of ``path`` (``utf-8``, ``utf-8-sig``, ``gb18030``, ``utf-16``), decided on its first MiB.
 
     The sample ends at its last line break, so no character is cut. Readers of the whole file
     check the rest: Arrow's CSV reader validates every UTF-8 value it reads, and
     :func:`read_table` decodes the whole file. A log of gigabytes is not read twice to be sure.
+
+    Raises
+    ------
+    LoadError
+        The text is in none of these encodings, or decodes as GB18030 only to garbled characters
+        (a Big5 file): the message names the likely encoding and how to save the file.
     """
     p = Path(path)
     with open(p, "rb") as fh:
@@ -84,23 +154,33 @@ def detect_encoding(path: Path) -> str:
     return _decode(data, p)[1]
 
 
-def _read_csv_grid(path: Path) -> pd.DataFrame:
+def _head_lines(text: str, n: int) -> str:
+    """The first ``n`` lines of ``text`` (all of it when shorter), however long each line is."""
+    end = -1
+    for _ in range(n):
+        end = text.find("\n", end + 1)
+        if end < 0:
+            return text
+    return text[: end + 1]
+
+
+def _read_csv_grid(path: Path) -> tuple[pd.DataFrame, str]:
     data = path.read_bytes()
-    text, _ = _decode(data, path)
-    sample = text[:65536]
+    text, encoding = _decode(data, path)
+    head = _head_lines(text, HEADER_SCAN_ROWS)  # the header may be longer than any fixed sample
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    if delimiter == "," and sample.count("\t") > sample.count(",") and sample.count("\t") > 0:
+    if delimiter == "," and head.count("\t") > head.count(",") and head.count("\t") > 0:
         delimiter = "\t"
     # a title row has fewer fields than the header: size the grid by the widest early line
     width = 0
-    for i, row in enumerate(csv.reader(io.StringIO(sample), delimiter=delimiter)):
+    for i, row in enumerate(csv.reader(io.StringIO(_head_lines(text, 201)), delimiter=delimiter)):
         width = max(width, len(row))
         if i >= 200:
             break
     if width == 0:
-        return pd.DataFrame()
+        return pd.DataFrame(), encoding
     try:
-        return pd.read_csv(
+        grid = pd.read_csv(
             io.StringIO(text),
             sep=delimiter,
             header=None,
@@ -112,6 +192,7 @@ def _read_csv_grid(path: Path) -> pd.DataFrame:
         )
     except (pd.errors.ParserError, ValueError) as exc:
         raise LoadError(f"{path.name}: not a readable CSV table ({exc})") from None
+    return grid, encoding
 
 
 def _cell_text(v: object) -> object:
@@ -168,7 +249,7 @@ def _find_header(grid: pd.DataFrame, table: str | None) -> tuple[int, int]:
     if head.empty:
         return 0, 1
     scores, filled = [], []
-    for r, row in enumerate(head.to_numpy(dtype=object)):
+    for row in head.to_numpy(dtype=object):
         cells = [c for c in row if isinstance(c, str) and c.strip()]
         filled.append(len(cells))
         scores.append(sum(canonical_name(c, table) is not None for c in cells))
@@ -214,6 +295,7 @@ def _grid_to_frame(grid: pd.DataFrame, table: str | None, path: Path) -> pd.Data
     df.columns = names
     df = df.reset_index(drop=True)
     df.attrs["row_numbers"] = _compact_rows(row_numbers)
+    df.attrs["header_rows"] = tuple(range(start + 1, start + n_rows + 1))
     return df
 
 
@@ -239,7 +321,7 @@ def read_table(
     pii: str = "refuse",
     salt: str | None = None,
 ) -> pd.DataFrame:
-    """Read one table file into canonical column names with raw values.
+    r"""Read one table file into canonical column names with raw values.
 
     Parameters
     ----------
@@ -275,6 +357,20 @@ def read_table(
     PersonalDataError
         A column looks like a personal identifier and ``pii="refuse"``.
     """
+    df = read_unscreened(path, table, sheet)
+    return screen_personal_data(df, table, df.attrs["source"], pii=pii, salt=salt)
+
+
+def read_unscreened(path: str | os.PathLike[str], table: str | None = None,
+                    sheet: str | int | None = None) -> pd.DataFrame:
+    """:func:`read_table` before the personal-data screen.
+
+    For validation, which reports every personal column with its file row and goes on checking the
+    others; nothing read this way is kept or computed on.
+
+    ``attrs`` also say how the file was read: ``format`` (``CSV``, ``XLSX``, ``Parquet``),
+    ``encoding`` of a CSV (``GB18030``, ``UTF-8`` ...) and ``header_rows`` (file rows of the header).
+    """
     p = Path(path)
     if table is not None:
         schema.table_schema(table)  # unknown table -> KeyError naming the known ones
@@ -282,9 +378,12 @@ def read_table(
         raise LoadError(f"{p}: no such file")
     ext = p.suffix.lower()
     if ext in (".csv", ".txt", ".tsv"):
-        df = _grid_to_frame(_read_csv_grid(p), table, p)
+        grid, encoding = _read_csv_grid(p)
+        df = _grid_to_frame(grid, table, p)
+        df.attrs["format"], df.attrs["encoding"] = "CSV", ENCODING_NAMES.get(encoding, encoding)
     elif ext in (".xlsx", ".xlsm"):
         df = _grid_to_frame(_read_xlsx_grid(p, sheet), table, p)
+        df.attrs["format"] = "XLSX"
     elif ext in (".parquet", ".pq"):
         try:
             df = pd.read_parquet(p)
@@ -292,9 +391,10 @@ def read_table(
             raise LoadError(f"{p.name}: not a readable Parquet file ({exc})") from None
         df.columns = map_headers(list(df.columns), table, p.name)
         df.attrs["row_numbers"] = range(1, len(df) + 1)
+        df.attrs["format"] = "Parquet"
     elif ext == ".xls":
         raise LoadError(f"{p.name}: old .xls workbooks are not read; save it as .xlsx")
     else:
         raise LoadError(f"{p.name}: unknown format {ext or '(no extension)'}; use CSV, XLSX or Parquet")
     df.attrs["source"] = p.name
-    return screen_personal_data(df, table, p.name, pii=pii, salt=salt)
+    return df

@@ -92,6 +92,7 @@ class UnitTree:
 
     @classmethod
     def from_dataset(cls, ds: Mapping[str, pd.DataFrame]) -> UnitTree:
+        """The tree of a dataset's ``units`` (and ``compounds``, when it has them)."""
         return cls.from_tables(ds["units"], ds["compounds"] if "compounds" in ds else None)
 
     def units(self, level: str, scope: str = "all") -> pd.Index:

@@ -40,6 +40,7 @@ import pandas as pd
 from evaluation.dataset import schema
 from evaluation.dataset.checks import Problems, _check_cutoff, _check_foreign_keys, _check_rules, _check_table
 from evaluation.dataset.load import Dataset, load_dataset, parse_cutoff, table_of_file
+from evaluation.dataset.privacy import refusal
 from evaluation.dataset.read import read_table
 from evaluation.errors import EvaluationError, LoadError, OptionError, PersonalDataError, ValidationFailed
 from evaluation.results import IndicatorResult, Summary, new_axes
@@ -54,7 +55,8 @@ FIRST_ROWS = 5
 
 
 def _kind(problem: str) -> str:
-    """The problem without the values it names, so that the same problem on many rows groups:
+    """The problem without the values it names, so that the same problem on many rows groups.
+
     ``'C1' is a 社区 in units`` -> ``'…' is a … in units``.
     """
     s = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", problem)
@@ -74,11 +76,16 @@ class ValidationReport(IndicatorResult):
         What was validated.
     """
 
-    def __init__(self, problems: pd.DataFrame, path: str = ""):
+    def __init__(self, problems: pd.DataFrame, path: str = "", reading: Iterable[str] = (),
+                 personal: Iterable[str] = ()):
         super().__init__(table=problems, title=f"Validation of {path}",
                          method="every table against the data model (types, enumerations, keys, references, "
                                 "time order, plausibility)")
         self.path = str(path)
+        #: how each file was read (format, encoding, header row, rows), what was mapped, the date orders
+        self.reading = list(reading)
+        #: the personal-data refusals (``file, row, column: ...``); ``--force`` never overrides these
+        self.personal = list(personal)
 
     @property
     def problems(self) -> pd.DataFrame:
@@ -87,10 +94,12 @@ class ValidationReport(IndicatorResult):
 
     @property
     def errors(self) -> pd.DataFrame:
+        """The problems of severity ``error``."""
         return self.problems[self.problems["severity"] == "error"].reset_index(drop=True)
 
     @property
     def warnings(self) -> pd.DataFrame:
+        """The problems of severity ``warning``."""
         return self.problems[self.problems["severity"] == "warning"].reset_index(drop=True)
 
     @property
@@ -99,12 +108,15 @@ class ValidationReport(IndicatorResult):
         return not (self.problems["severity"] == "error").any()
 
     def first_error(self) -> str:
+        """The first error as a sentence (``none`` without errors)."""
         e = self.errors
         return "none" if e.empty else _sentence(e.iloc[0])
 
     def grouped(self) -> pd.DataFrame:
-        """One row per severity, table, column and problem: ``count``, ``first_rows`` (file rows),
-        ``example`` (the first problem in full) and ``values`` (the first values).
+        """One row per severity, table, column and problem.
+
+        Columns ``count``, ``first_rows`` (file rows), ``example`` (the first problem in full) and
+        ``values`` (the first values).
         """
         p = self.problems
         cols = ["severity", "table", "column", "problem", "count", "first_rows", "example", "values"]
@@ -178,14 +190,25 @@ def _sentence(p: pd.Series) -> str:
 # --------------------------------------------------------------------------- entry points
 
 
-def _raw(ds: Dataset, name: str, out: Problems) -> pd.DataFrame | None:
+def _raw(ds: Dataset, name: str, out: Problems, personal: list[str]) -> pd.DataFrame | None:
+    """The table to check; its personal columns (with ``pii="refuse"``) are reported and left out."""
     try:
-        return ds.raw(name)
+        raw, found = ds.raw_for_checking(name)
     except PersonalDataError as exc:
-        out.add(name, None, exc.column, None, str(exc))
+        out.add(name, getattr(exc, "row", None), exc.column, None, str(exc))
+        personal.append(str(exc))
+        return None
     except (LoadError, OSError, EvaluationError) as exc:
         out.add(name, None, None, None, str(exc))
-    return None
+        return None
+    source = raw.attrs.get("source", name)
+    for f in found:
+        err = refusal(f, source, name)
+        out.add(name, f.row, f.column, None, str(err))
+        personal.append(str(err))
+    if found:
+        raw.attrs["personal_columns"] = [f.column for f in found]
+    return raw
 
 
 def _with_references(tables: Iterable[str]) -> list[str]:
@@ -219,6 +242,7 @@ def validate(ds: Dataset, tables: Iterable[str] | None = None) -> ValidationRepo
         Every problem found; nothing is written and no input is modified.
     """
     out = Problems()
+    personal: list[str] = []
     names = _with_references(tables) if tables is not None else list(schema.TABLE_ORDER)
     if ds.cutoff is None:
         out.add("datapackage", None, "cutoff", None,
@@ -226,11 +250,14 @@ def validate(ds: Dataset, tables: Iterable[str] | None = None) -> ValidationRepo
                 "datapackage.json (evaluation init) or give --cutoff", "warning")
     for w in ds.warnings:
         out.add("datapackage", None, None, None, w, "warning")
+    for name, text in ds.conflicts.items():
+        if name in names:
+            out.add(name, None, None, None, text)
     for name, path in ds.missing_files.items():
         if name in names:
             out.add(name, None, None, None, f"{path.name}: the file named in datapackage.json is missing")
     for name in REQUIRED_TABLES:
-        if name in names and name not in ds and name not in ds.missing_files:
+        if name in names and name not in ds and name not in ds.missing_files and name not in ds.conflicts:
             out.add(name, None, None, None, f"the {name} table is missing; every indicator needs it (template: "
                                             f"data/templates/{name}.xlsx)", "error")
     if tables is None:
@@ -238,23 +265,41 @@ def validate(ds: Dataset, tables: Iterable[str] | None = None) -> ValidationRepo
             if name not in schema.TABLES:
                 out.add(name, None, None, None, "unknown table; it is ignored", "warning")
     checked = {}
+    reading = []
     for name in names:
         if name not in ds:
             continue
-        raw = _raw(ds, name, out)
+        raw = _raw(ds, name, out, personal)
         if raw is None:
             continue
         items = []
         if name == "survey" and "survey_codebook" in ds:
-            cb = _raw(ds, "survey_codebook", Problems())
+            cb = _raw(ds, "survey_codebook", Problems(), [])
             items = [str(x).strip() for x in cb["item"].dropna()] if cb is not None and "item" in cb else []
         checked[name] = _check_table(raw, name, ds.timezone, items, out, ds.date_order, ds.value_aliases)
-        ds.adopt(name, checked[name].typed)  # typed once: the computation reuses it
+        if not raw.attrs.get("personal_columns"):
+            ds.adopt(name, checked[name].typed)  # typed once: the computation reuses it
+        reading.append(_reading(ds, name, checked[name].typed))
     _check_foreign_keys(checked, out)
     _check_rules(checked, out)
     if ds.cutoff is not None:
         _check_cutoff(checked, ds.cutoff, out)
-    return ValidationReport(out.frame(), str(ds.path))
+    return ValidationReport(out.frame(), str(ds.path), reading=reading, personal=personal)
+
+
+def _reading(ds: Dataset, name: str, typed: pd.DataFrame) -> str:
+    """How a table was read, with what typing mapped and the date order of each column that needed one."""
+    line = f"{name}: {ds.reading(name) or 'given as a table'}"
+    by_column: dict[str, list[str]] = {}
+    for m in typed.attrs.get("value_mappings", ()):  # "requests.rating: 满意 → satisfied (233)"
+        column, _, text = m.partition(": ")
+        by_column.setdefault(column, []).append(text)
+    extra = [f"{column}: {', '.join(texts)}" for column, texts in by_column.items()]
+    extra += [f"{name}.{col}: {text}" for col, text in typed.attrs.get("date_orders", {}).items()]
+    absent = [c for c in typed.attrs.get("absent_columns", ()) if not schema.table_schema(name).field(c).required]
+    if absent:
+        extra.append(f"optional columns not in the file (not recorded): {', '.join(absent)}")
+    return "\n".join([line] + [f"    {e}" for e in extra])
 
 
 def validate_dataset(path, **options) -> ValidationReport:
@@ -319,6 +364,11 @@ def require_valid(ds: Dataset, tables: Iterable[str], force: bool = False) -> Va
         the first of them, and how to see them all.
     """
     report = validate(ds, tables)
+    if report.personal:  # personal data are never computed on, --force or not
+        more = len(report.personal) - 1
+        raise ValidationFailed(
+            f"{report.personal[0]}" + (f" (and {more} more personal column{'s' if more > 1 else ''})" if more else "")
+            + "; nothing was computed (--force does not override personal data)", report)
     if not report.ok and not force:
         e = report.errors
         where = ", ".join(dict.fromkeys(e["table"]))

@@ -12,7 +12,7 @@ in a ``value_aliases.yaml`` of its own::
 
 Matching ignores case, surrounding spaces and full-width forms (NFKC). A value that is neither a
 code nor an alias is left as it is, so that validation reports it: unknown values are errors,
-never dropped. :func:`map_values` returns what it mapped (``requests.rating: 满意 -> satisfied
+never dropped. :func:`map_values` returns what it mapped (``requests.rating: 满意 → satisfied
 (233)``) so that loading can say so.
 """
 
@@ -76,7 +76,7 @@ def read_aliases_file(path: str | os.PathLike) -> dict[str, dict[str, str]]:
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _lookup_builtin(table: str, column: str) -> tuple[tuple[str, str], ...]:
     codes = enum_columns(table).get(column, ())
     pairs = [(_key(c), c) for c in codes]
@@ -130,5 +130,5 @@ def map_values(values: pd.Series, table: str, column: str,
 
 
 def describe(table: str, column: str, made: Mapping[tuple[str, str], int]) -> list[str]:
-    """Lines a person reads: ``requests.rating: 满意 -> satisfied (233)``."""
-    return [f"{table}.{column}: {a} -> {c} ({n:,})" for (a, c), n in sorted(made.items(), key=lambda x: -x[1])]
+    """Lines a person reads: ``requests.rating: 满意 → satisfied (233)``."""
+    return [f"{table}.{column}: {a} → {c} ({n:,})" for (a, c), n in sorted(made.items(), key=lambda x: -x[1])]

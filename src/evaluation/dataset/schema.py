@@ -70,6 +70,13 @@ POSTING_TYPES = (
     "stationed_unit_leader",  # 驻区单位党组织负责人兼职
 )
 COMPARATORS = (">=", "<=", "==", ">", "<")
+#: dispatch events of a request (optional ``events`` table): 派单 assigned, 转派 transferred, 退单 returned
+#: (sent back by the unit it was assigned to), 吹哨 escalated (a community or street summons departments),
+#: 报到 reported (the summoned department reports), 办结 resolved
+EVENT_TYPES = ("assigned", "transferred", "returned", "escalated", "reported", "resolved")
+#: columns stored only as pseudonymous keys (salted hashes made by the loader), never in the clear:
+#: (table, column)
+PSEUDONYMOUS_COLUMNS = (("requests", "caller_key"),)
 
 
 @dataclass(frozen=True)
@@ -417,12 +424,35 @@ _add(TableSchema(
         F("status", "string", "状态", required=True, enum=REQUEST_STATUSES),
         F("reopened", "integer", "重新打开次数", minimum=0),
         F("rating", "string", "满意度", enum=RATINGS),
+        F("caller_key", "string", "来电人识别码(化名)",
+          "pseudonymous key of the caller: a salted hash of the phone number or account, never the number itself; "
+          "links a caller's repeated requests (repeat rate)"),
+        F("building_id", "string", "楼栋编码", "building the request is about (residential requests)"),
     ),
     primary_key=("request_id",),
     foreign_keys=(
         _fk("compound_id", "compounds"),
         _fk("community_id", "units", "unit_id", reference_filter=_COMMUNITY_OR_VILLAGE),
+        _fk("building_id", "buildings"),
     ),
+    large=True,
+))
+
+_add(TableSchema(
+    "events", "派单记录",
+    "Dispatch events of requests (双向派单, 吹哨报到): assigned, transferred, returned, escalated, reported, "
+    "resolved, one row per event.",
+    (
+        F("request_id", "string", "诉求编号", required=True),
+        F("seq", "integer", "序号", "order of the event within its request (1, 2, ...)", required=True, minimum=1),
+        F("event_type", "string", "事件类型", required=True, enum=EVENT_TYPES),
+        F("at", "datetime", "发生时间", required=True),
+        F("from_unit", "string", "派出单位", "unit or department that sent the request on (unit_id or a department code)"),
+        F("to_unit", "string", "接收单位", "unit or department that received it (unit_id or a department code)"),
+    ),
+    primary_key=("request_id", "seq"),
+    foreign_keys=(_fk("request_id", "requests"),),
+    required_table=False,
     large=True,
 ))
 

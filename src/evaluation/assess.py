@@ -18,10 +18,12 @@ from collections.abc import Iterable, Mapping
 import pandas as pd
 
 from evaluation import catalog
-from evaluation.errors import OptionError
+from evaluation.errors import EvaluationError, OptionError
 
 #: assessability reasons (message keys of messages.yaml)
-REASONS = ("table_missing", "table_empty", "column_not_recorded", "failed_validation")
+REASONS = ("table_missing", "table_empty", "column_not_recorded", "value_not_recorded", "failed_validation")
+#: words of a reason that messages.yaml does not have yet
+_REASON_FALLBACK = {"value_not_recorded": {"en": "no {what} is recorded", "zh": "未记录{what}"}}
 
 #: tables each command reads beyond what its indicators need
 _COMMAND_TABLES = {
@@ -54,15 +56,24 @@ def _has_values(frame: pd.DataFrame, column: str) -> bool:
 
 
 def missing_need(ds: Mapping[str, pd.DataFrame], need: str) -> tuple[str, str] | None:
-    """Why ``need`` (``table`` or ``table.column``) is not met by ``ds`` (reason, what), or ``None``."""
-    table, _, column = need.partition(".")
+    """Why ``need`` is not met by ``ds`` (reason, what), or ``None``.
+
+    A need is a table (``meetings``), a column with at least one value (``meetings.issues_raised``),
+    or a value the column must hold at least once (``meetings.meeting_type=big_committee_joint``: a
+    meeting type that no row records is not recorded, and a rule about it is not assessed rather
+    than scored 0).
+    """
+    table, _, rest = need.partition(".")
+    column, _, value = rest.partition("=")
     if table not in ds:
         return "table_missing", table
     frame = ds[table]
     if len(frame) == 0:
         return "table_empty", table
     if column and not _has_values(frame, column):
-        return "column_not_recorded", need
+        return "column_not_recorded", f"{table}.{column}"
+    if value and not frame[column].astype("str").eq(value).any():
+        return "value_not_recorded", f"{value} in {table}.{column}"
     return None
 
 
@@ -91,9 +102,14 @@ def assessability(ds: Mapping[str, pd.DataFrame], indicators: Iterable[str] | No
         e = catalog.get(iid)
         reason, detail = "", ""
         for need in e.needs:
-            miss = missing_need(ds, need)
-            if miss is None and need.partition(".")[0] in invalid:
-                miss = ("failed_validation", need.partition(".")[0])
+            table = need.partition(".")[0]
+            if table in invalid:
+                miss = ("failed_validation", table)
+            else:
+                try:
+                    miss = missing_need(ds, need)
+                except EvaluationError:  # a file that cannot be read (personal data, encoding): validation says why
+                    miss = ("failed_validation", table)
             if miss is not None:
                 reason, detail = miss
                 break
@@ -102,11 +118,38 @@ def assessability(ds: Mapping[str, pd.DataFrame], indicators: Iterable[str] | No
     return pd.DataFrame(rows)
 
 
+def unrecorded(ds: Mapping[str, pd.DataFrame], indicators: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Indicators whose needs name a value that no row of the dataset records: id -> (reason, what).
+
+    Only the value needs (``table.column=value``) are checked: the providers already leave out an
+    indicator whose table or column is missing. A meeting type or milestone that the dataset never
+    records is not recorded, and an indicator counting it is not assessed rather than scored 0.
+    """
+    out = {}
+    for iid in indicators:
+        try:
+            needs = catalog.get(iid).needs
+        except KeyError:
+            continue
+        for need in needs:
+            if "=" not in need:
+                continue
+            miss = missing_need(ds, need)
+            if miss is not None:
+                out[iid] = miss
+                break
+    return out
+
+
 def reason_text(reason: str, detail: str, lang: str = "en") -> str:
     """One phrase saying why an indicator is not assessed ("the duty_roster table is missing")."""
     if not reason:
         return ""
-    return catalog.message(f"not_assessed_{reason}", lang).format(what=detail)
+    key = f"not_assessed_{reason}"
+    text = catalog.message(key, lang)
+    if text == key:
+        text = _REASON_FALLBACK.get(reason, {}).get(lang, key)
+    return text.format(what=detail)
 
 
 def assessable_report(ds: Mapping[str, pd.DataFrame], report=None, lang: str = "en") -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from evaluation import catalog
+from evaluation.assess import reason_text, unrecorded
 from evaluation.io import write_table, write_workbook
 from evaluation.registry import registry_indicators
 from evaluation.requests import service_indicators
@@ -91,6 +92,11 @@ def _collect(ds, year: int, level: str, providers: Mapping[str, Provider]) -> In
         frames.append(indicator_frame(table))
         run.append(name)
     table = indicator_frame(pd.concat(frames, ignore_index=True)) if frames else indicator_frame([])
+    # nothing unrecorded is scored: a rule about a meeting type (or a milestone) that no row records
+    unmet = unrecorded(ds, pd.unique(table["indicator"]))
+    if unmet:
+        table = table[~table["indicator"].isin(list(unmet))].reset_index(drop=True)
+        notes += [f"{iid}: not assessed, {reason_text(*why)}" for iid, why in unmet.items()]
     return IndicatorTable(table=table, title=f"Indicators {year}, level {level}",
                           method="; ".join(run) + " providers", notes=notes, providers_run=run,
                           providers_skipped=skipped)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from evaluation.cli.options import add_command, add_data_options, add_out_option, check_out, open_dataset
+from evaluation.cli.options import add_command, add_data_options, add_out_option, check_out, forced, open_dataset
 
 
 def register(sub) -> None:
@@ -65,6 +65,7 @@ def _numeric(panel, col: str, source: str):
 
 def _read_panel(args):
     """The --panel file with the named columns as numbers (first treated: 0 when empty)."""
+    from evaluation.cli.options import salt_of
     from evaluation.dataset.read import read_table
     from evaluation.errors import MissingInputError, OptionError
 
@@ -72,7 +73,7 @@ def _read_panel(args):
     absent = [k for k, v in need.items() if not v]
     if absent:
         raise OptionError(f"--panel needs {', '.join(absent)} (the columns of the file)")
-    panel = read_table(args.panel, pii=args.pii)
+    panel = read_table(args.panel, pii=args.pii, salt=salt_of(args))
     cols = [args.unit, args.time, args.first_treated, args.outcome, *args.covariates,
             *([args.cluster] if args.cluster else [])]
     missing = [c for c in dict.fromkeys(cols) if c not in panel.columns]
@@ -113,9 +114,9 @@ def run(args) -> int:
         ds = open_dataset(args, tables_for("impact"))
         res = red_property_impact(ds, args.outcome, options=options, period=args.period)
         rob = red_property_robustness(ds, args.outcome, result=res) if rob_out else None
-    write_table(res.table, out)
+    write_table(forced(args, res.table), out)
     if rob is not None:
-        write_table(rob.table, rob_out)
+        write_table(forced(args, rob.table), rob_out)
         print(f"wrote the robustness panel ({len(rob.table)} checks) to {rob_out}", file=sys.stderr)
     print(res.summary())
     return 0

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import sys
 
-from evaluation.cli.options import add_command, add_data_options, add_out_option, check_out, open_dataset
+from evaluation.cli.options import add_command, add_data_options, add_out_option, check_out, forced, open_dataset
 
 #: the largest --draws accepted (each base draw is 7 index computations, 9 with data error)
 MAX_DRAWS = 100_000
+#: memory of the Monte Carlo, measured (``/usr/bin/time -f %M``, 2,000 and 20,000 draws): about 1.6 KB per
+#: base draw and unit ranked (34 communities: 53 KB a draw; 5: 9.5 KB), on top of the loaded data; kept
+#: with a margin, so that a run that cannot fit is refused before it starts rather than killed
+BYTES_PER_DRAW_AND_UNIT = 2_500
+BYTES_PER_DRAW = 8_000
+#: memory of the command before the Monte Carlo (interpreter, data, index matrix), measured at 430-590 MB
+BASE_BYTES = 700 * 2**20
+#: share of the available memory a run may plan to use
+MEMORY_SHARE = 0.8
 
 
 def register(sub) -> None:
@@ -30,6 +39,43 @@ def register(sub) -> None:
                    help="leave the sampling error of the indicators out of the rank intervals")
     add_out_option(p)
     add_data_options(p)
+
+
+def ranked_units(ds) -> int:
+    """Units the index ranks: the communities and villages of the dataset (at least 1)."""
+    units = ds["units"]
+    return max(int(units["unit_type"].isin(["community", "village"]).sum()), 1)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new computation (Linux ``MemAvailable``), ``None`` where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import os
+
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(draws: int, units: int, available: int | None = None) -> None:
+    """Refuse ``--draws`` that the Monte Carlo cannot hold in memory, before it starts."""
+    from evaluation.errors import OptionError
+
+    need = BASE_BYTES + draws * (BYTES_PER_DRAW + BYTES_PER_DRAW_AND_UNIT * units)
+    have = available_memory() if available is None else available
+    if have is None or need <= MEMORY_SHARE * have:
+        return
+    most = int((MEMORY_SHARE * have - BASE_BYTES) // (BYTES_PER_DRAW + BYTES_PER_DRAW_AND_UNIT * units))
+    hint = f"use --draws {most:,} or fewer" if most >= 10 else "free memory or run it on a larger machine"
+    raise OptionError(f"--draws {draws:,} would need about {need / 2**30:.1f} GB of memory for {units:,} units ranked, "
+                      f"and {have / 2**30:.1f} GB are available; {hint}")
 
 
 def _pairwise(path: str):
@@ -55,25 +101,26 @@ def run(args) -> int:
 
     out = check_out(args.out, [args.dir])
     if not 10 <= args.draws <= MAX_DRAWS:
-        raise OptionError(f"--draws {args.draws}: use between 10 and {MAX_DRAWS:,} base draws")
+        raise OptionError(f"--draws {args.draws:,}: use between 10 and {MAX_DRAWS:,} base draws")
     if (args.weighting == "ahp") != (args.ahp is not None):
         raise OptionError("--weighting ahp and --ahp FILE go together")
     pairwise = _pairwise(args.ahp) if args.ahp else None
     spec = IndexSpec(weighting=args.weighting)
     ds = open_dataset(args, tables_for("index"))
+    check_memory(args.draws, ranked_units(ds) * (len(args.years) if args.years else 1))
     if args.years:
         for y in args.years:
             check_year(ds, int(y))
         if args.weighting == "ahp":
             raise OptionError("--years takes equal, pca or entropy weights")
         my = governance_index_years(ds, args.years, draws=args.draws, nominal=spec, data_error=not args.no_data_error)
-        write_table(my.table, out)
+        write_table(forced(args, my.table), out)
         print(f"wrote the governance index of {len(my.years)} years to {out}")
         return 0
     check_year(ds, int(args.year))
     gi = governance_index(ds, int(args.year), draws=args.draws, nominal=spec, data_error=not args.no_data_error,
                           pairwise=pairwise)
-    sheets = index_sheets(gi)
+    sheets = {name: forced(args, frame) for name, frame in index_sheets(gi).items()}
     if out.suffix.lower() == ".xlsx":
         write_workbook(sheets, out)
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from evaluation.cli.options import add_command, add_data_options, add_out_option, check_out, open_dataset
+from evaluation.cli.options import add_command, add_data_options, add_out_option, check_out, forced, open_dataset
 
 
 def register(sub) -> None:
@@ -28,7 +28,7 @@ def run(args) -> int:
     ds = open_dataset(args, tables_for("indicators"))
     check_year(ds, int(args.year))
     result = collect_indicators(ds, int(args.year), args.level)
-    write_indicators(result.table, out)
+    write_indicators(forced(args, result.table), out)
     n_ind = result.table["indicator"].nunique()
     print(f"wrote {len(result.table)} rows ({n_ind} indicators, level {args.level}, {args.year}) to {out}")
     for note in result.notes:

@@ -19,9 +19,15 @@ def register(sub) -> None:
 
 def run(args) -> int:
     # deferred: the data model loads only when this command runs
+    import sys
+
     from evaluation.dataset.describe import init_package
+    from evaluation.dataset.load import scan_folder
 
     path, tables = init_package(args.dir, cutoff=args.cutoff, timezone=args.timezone, name=args.name,
                                 replace=args.force)
     print(f"wrote {path} describing {len(tables)} tables: {', '.join(tables)}")
+    for w in scan_folder(args.dir).warnings:
+        print(f"note: {w}", file=sys.stderr)
+    print(f"next: evaluation validate {args.dir}")
     return 0

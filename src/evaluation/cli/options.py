@@ -31,7 +31,7 @@ def add_command(sub, name: str, help: str, description: str, run) -> argparse.Ar
 
 
 def add_data_options(p: argparse.ArgumentParser, cutoff: bool = True) -> None:
-    """``--cutoff``, ``--timezone``, ``--pii``, ``--salt-file`` and ``--force``."""
+    """``--cutoff``, ``--timezone``, ``--date-order``, ``--value-aliases``, ``--pii``, ``--salt-file`` and ``--force``."""
     g = p.add_argument_group("data")
     if cutoff:
         g.add_argument("--cutoff", default=None, metavar="ISO",
@@ -40,13 +40,20 @@ def add_data_options(p: argparse.ArgumentParser, cutoff: bool = True) -> None:
     g.add_argument("--timezone", default=None, metavar="ZONE",
                    help="IANA time zone of stamps written without an offset (default: the one declared in "
                         "datapackage.json, else Asia/Shanghai)")
+    g.add_argument("--date-order", default=None, choices=["YMD", "DMY", "MDY"],
+                   help="order of day and month in dates written like 05/01/2020, one for every such column "
+                        "(default: the dates decide, and a column where they cannot is refused)")
+    g.add_argument("--value-aliases", default=None, metavar="YAML",
+                   help="the district's own spellings of enumerated values (rating: {很满意: satisfied}), besides "
+                        "the built-in ones and a value_aliases.yaml in the folder")
     g.add_argument("--pii", default="refuse", choices=["refuse", "hash"],
                    help="what to do with a column that looks like personal identifiers (names, phones, ID-card "
                         "numbers): refuse the data, or keep the column as a salted hash")
     g.add_argument("--salt-file", default=None, metavar="FILE",
                    help="file holding the secret salt for --pii hash (keep it out of the data folder)")
     g.add_argument("--force", action="store_true",
-                   help="compute even though validation found errors (the output then says so)")
+                   help="compute even though validation found errors (the output then says so in its flags; "
+                        "personal data are refused even then)")
 
 
 def add_out_option(p: argparse.ArgumentParser, required: bool = True, what: str = "the table") -> None:
@@ -56,7 +63,12 @@ def add_out_option(p: argparse.ArgumentParser, required: bool = True, what: str 
 
 
 def check_out(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), formats=TABLE_FORMATS) -> Path:
-    """``--out`` before any work is done: a supported extension, and never one of the inputs."""
+    """``--out`` before any work is done: a supported extension, and never one of the inputs.
+
+    Refused: an input file itself, a file of an input folder, and a file in an input folder whose
+    name would make it a table of that dataset the next time it is read (``units.csv``,
+    ``居民诉求.xlsx``, ``2020年居民诉求台账.csv``).
+    """
     from evaluation.errors import OptionError  # small module, no heavy imports
 
     out = Path(path)
@@ -65,15 +77,16 @@ def check_out(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (),
     target = out.resolve()
     for given in inputs:
         g = Path(given).resolve()
-        if target == g or (g.is_dir() and g in target.parents and target.stem in _table_names()):
+        inside = g.is_dir() and g in target.parents
+        if target == g or (inside and (target.exists() or _names_a_table(target))):
             raise OptionError(f"{out}: --out points at an input ({given}); write the result somewhere else")
     return out
 
 
-def _table_names() -> set[str]:
-    from evaluation.dataset.schema import TABLES  # the data model, to protect the tables of an input folder
+def _names_a_table(path: Path) -> bool:
+    from evaluation.dataset.load import table_of_file  # the data model, to protect the tables of an input folder
 
-    return set(TABLES)
+    return table_of_file(path) is not None
 
 
 def salt_of(args) -> str | None:
@@ -85,21 +98,51 @@ def salt_of(args) -> str | None:
     return salt
 
 
+def load_options(args) -> dict:
+    """The keyword arguments of :func:`evaluation.dataset.load.load_dataset` given by the data options."""
+    return {"cutoff": getattr(args, "cutoff", None), "timezone": getattr(args, "timezone", None),
+            "pii": getattr(args, "pii", "refuse"), "salt": salt_of(args), "date_order": getattr(args, "date_order", None),
+            "value_aliases": getattr(args, "value_aliases", None)}
+
+
+#: the flag every row of an output computed with --force from data that failed validation carries
+FORCED_FLAG = "forced_despite_validation_errors"
+
+
 def open_dataset(args, tables: Iterable[str], folder: str | None = None):
     """The dataset of ``args.dir`` with the command's options, its ``tables`` validated first.
 
     Validation runs on the tables the command needs (and the ones they refer to); with errors the
-    command stops with the grouped problems, unless ``--force`` was given, which is then stated.
+    command stops with the grouped problems, unless ``--force`` was given, which is then stated
+    (on stderr now, and in the output through :func:`forced`). Personal data stop it even then.
+    ``args.validation`` is set to the report.
     """
     from evaluation.dataset.load import load_dataset
     from evaluation.dataset.validate import require_valid
 
-    ds = load_dataset(folder or args.dir, cutoff=getattr(args, "cutoff", None), timezone=getattr(args, "timezone", None),
-                      pii=getattr(args, "pii", "refuse"), salt=salt_of(args))
+    ds = load_dataset(folder or args.dir, **load_options(args))
     for w in ds.warnings:
         print(f"note: {w}", file=sys.stderr)
     report = require_valid(ds, tables, force=getattr(args, "force", False))
+    args.validation = report
     if report is not None and not report.ok:
         print(f"warning: --force: computing from data with {len(report.errors):,} validation errors; "
-              "the results are not fit to publish", file=sys.stderr)
+              f"the results are not fit to publish, and every row of the output is flagged {FORCED_FLAG}",
+              file=sys.stderr)
     return ds
+
+
+def forced(args, table):
+    """``table`` with :data:`FORCED_FLAG` in the ``flags`` of every row when ``--force`` overrode errors.
+
+    A ``flags`` column is added if the table has none; without overridden errors ``table`` itself.
+    """
+    report = getattr(args, "validation", None)
+    if report is None or report.ok:
+        return table
+    out = table.copy()
+    if "flags" not in out.columns:
+        out["flags"] = ""
+    flags = out["flags"].fillna("").astype("str")
+    out["flags"] = flags.where(flags.eq(""), flags + ";").str.cat([FORCED_FLAG] * len(out)) if len(out) else flags
+    return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evaluation.cli.options import add_command, add_data_options, add_out_option, check_out, open_dataset
+from evaluation.cli.options import add_command, add_data_options, add_out_option, check_out, forced, open_dataset
 
 #: ``--replicates`` choices (R ``as.svrepdesign(type=)``); Fay uses rho = 0.5, the bootstrap 500 replicates.
 REPLICATE_CHOICES = ("JK1", "JKn", "BRR", "Fay", "bootstrap")
@@ -31,7 +31,7 @@ def register(sub) -> None:
                         "replicates, --seed)")
     p.add_argument("--seed", type=int, default=1, help="random seed of the bootstrap replicates (default 1)")
     add_out_option(p)
-    add_data_options(p, cutoff=False)
+    add_data_options(p)
 
 
 def run(args) -> int:
@@ -75,7 +75,7 @@ def run(args) -> int:
     values = set(pd.to_numeric(sd.data[item], errors="coerce").dropna().unique())
     kw = {"by": by, "indicator": indicator, "unit_id": district_label(ds)}
     res = sd.proportion(item, 1, **kw) if values <= {0, 1} else sd.mean(item, **kw)
-    write_table(res.table, out)
+    write_table(forced(args, res.table), out)
     print(f"wrote {len(res.table)} estimates of {args.item} (wave {args.wave}"
           + "".join(f"; {d}" for d in done) + f") to {out}")
     return 0

@@ -19,15 +19,13 @@ def register(sub) -> None:
     p.add_argument("--table", default=None, help="table name when DIR is a single file (default: from its name)")
     p.add_argument("--out", default=None, metavar="FILE",
                    help="also write every problem, one row per cell, to this .csv, .parquet or .xlsx")
-    p.add_argument("--date-order", default=None, choices=["YMD", "DMY", "MDY"],
-                   help="order of day and month in dates written like 05/01/2020 (default: refuse ambiguous ones)")
     add_data_options(p)
 
 
 def run(args) -> int:
     # deferred: the data model (pandas, pyarrow) loads only when this command runs
     from evaluation.assess import assessable_report
-    from evaluation.cli.options import salt_of
+    from evaluation.cli.options import load_options
     from evaluation.dataset.load import load_dataset
     from evaluation.dataset.validate import guess_table, validate, validate_table
     from evaluation.errors import MissingInputError
@@ -38,12 +36,12 @@ def run(args) -> int:
         raise MissingInputError(f"{target}: no such file or folder")
     out = check_out(args.out, [args.dir]) if args.out else None
     if target.is_dir():
-        ds = load_dataset(target, cutoff=args.cutoff, timezone=args.timezone, pii=args.pii, salt=salt_of(args),
-                          date_order=args.date_order)
+        ds = load_dataset(target, **load_options(args))
         report = validate(ds)
     else:
         ds = None
-        report = validate_table(target, args.table or guess_table(target), date_order=args.date_order)
+        report = validate_table(target, args.table or guess_table(target), timezone=args.timezone or "Asia/Shanghai",
+                                cutoff=args.cutoff, date_order=args.date_order)
     if out is not None:
         write_table(report.problems, out)
     if ds is not None:

@@ -113,7 +113,8 @@ def _check_cells(t: _Table, ts: schema.TableSchema, bad: dict[str, np.ndarray], 
             wrong = (typed.notna() & ~vals.isin(f.enum)).to_numpy()
             if wrong.any():
                 allowed = ", ".join(f.enum)
-                out.add(t.name, t.rows[wrong], f.name, raw[wrong], f"not one of the allowed values: {allowed}")
+                out.add(t.name, t.rows[wrong], f.name, raw[wrong], f"not one of the allowed values: {allowed} (nor a spelling of "
+                        "them that the value aliases know; add yours to value_aliases.yaml in the folder)")
         if f.minimum is not None or f.maximum is not None:
             num = typed.astype("float64") if f.type in ("integer", "number", "year") else None
             if num is not None:

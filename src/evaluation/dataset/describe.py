@@ -14,7 +14,7 @@ import zoneinfo
 from pathlib import Path
 
 from evaluation.dataset import schema
-from evaluation.dataset.load import parse_cutoff, table_files
+from evaluation.dataset.load import parse_cutoff, scan_folder
 from evaluation.dataset.read import detect_encoding
 from evaluation.errors import MissingInputError, OptionError
 from evaluation.io import atomic_path
@@ -41,6 +41,13 @@ def init_package(folder: str | os.PathLike, *, cutoff: str, timezone: str = sche
     -------
     (path, tables)
         The descriptor written and the tables it lists.
+
+    Raises
+    ------
+    OptionError
+        Two files claim the same table (which one is meant cannot be guessed), or the time zone is unknown.
+    LoadError
+        A CSV file is in an encoding that is not read (Big5, garbled text): the message says how to save it.
     """
     root = Path(folder)
     dp = root / "datapackage.json"
@@ -52,7 +59,10 @@ def init_package(folder: str | os.PathLike, *, cutoff: str, timezone: str = sche
     except Exception:
         raise OptionError(f"--timezone {timezone!r} is not an IANA time zone (e.g. Asia/Shanghai)") from None
     cut = parse_cutoff(cutoff, timezone, "--cutoff")
-    files, meta, _ = table_files(root)
+    scan = scan_folder(root)
+    if scan.conflicts:
+        raise OptionError(f"{root}: " + "; ".join(scan.conflicts.values()))
+    files, meta = scan.files, scan.meta
     files = {t: p for t, p in files.items() if t in schema.TABLES and p.parent == root and p.is_file()}
     if not files:
         raise MissingInputError(f"{root}: no file named after a table of the data model (units.csv, requests.xlsx, "

@@ -146,6 +146,8 @@ class ValidationReport(IndicatorResult):
             rows = (f" ({r.count:,} rows: {r.first_rows})" if r.first_rows and r.count > 1
                     else f" (row {r.first_rows})" if r.first_rows else "")
             text = r.example if r.count == 1 else r.problem.replace("'…'", "…")
+            if r.values and not all(v.strip() in text for v in r.values.split(", ")):
+                text += f" (value{'s' if r.count > 1 else ''} {r.values}{', ...' if r.count > 3 else ''})"
             lines.append(f"{r.severity}: {where}{rows}: {text}")
         status = "OK" if self.ok else "FAILED"
         lines.append(f"{status}: {len(self.errors):,} errors, {len(self.warnings):,} warnings in {self.path}")
@@ -204,7 +206,7 @@ def _raw(ds: Dataset, name: str, out: Problems, personal: list[str]) -> pd.DataF
     source = raw.attrs.get("source", name)
     for f in found:
         err = refusal(f, source, name)
-        out.add(name, f.row, f.column, None, str(err))
+        out.add(name, f.row, f.column, None, f"{source}: {err.message}; {err.hint}")
         personal.append(str(err))
     if found:
         raw.attrs["personal_columns"] = [f.column for f in found]

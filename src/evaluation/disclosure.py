@@ -178,3 +178,55 @@ def _suppress_wide(table, counts, k, total_row, total_col, mark) -> Suppression:
     out = out.mask(pd.DataFrame(state != "", index=table.index, columns=table.columns), mark)
     mask = pd.DataFrame(state, index=table.index, columns=table.columns)
     return Suppression(out, mask, k, mark)
+
+
+def protect_hierarchy(table: pd.DataFrame, parent: dict[str, str], k: int = DEFAULT_K,
+                      count_col: str = "n", line: Sequence[str] = ("indicator", "period")) -> pd.Series:
+    """Primary and secondary suppression of a tidy table whose units nest (communities in streets in a district).
+
+    Every unit's total is taken to be published somewhere (the district and street figures are),
+    so each set of sibling units under one parent is a line with a known total. In each line,
+    within each ``line`` group (an indicator in a period), cells with ``0 < n < k`` are
+    suppressed (primary), and then, while a line has exactly one suppressed cell, or suppressed
+    cells whose counts add up to fewer than ``k`` (their sum would be a small cell itself), the
+    smallest published sibling is suppressed as well (secondary). Subtracting the published
+    cells from the total then recovers only a sum of at least ``k``, never one cell (Hundepool
+    et al. 2012, sections 4.2-4.3).
+
+    Parameters
+    ----------
+    table
+        Tidy rows with ``unit_id``, the ``line`` columns and ``count_col``.
+    parent
+        Unit id -> its parent's id (the unit tree).
+    k
+        Threshold.
+
+    Returns
+    -------
+    pandas.Series
+        ``"primary"``, ``"secondary"`` or ``""`` for each row of ``table``.
+    """
+    counts = pd.to_numeric(table[count_col], errors="coerce").astype(float).to_numpy()
+    state = np.where(_small(counts, k), "primary", "").astype(object)
+    units = table["unit_id"].astype(str).to_numpy()
+    parents = np.array([parent.get(u, "") for u in units], dtype=object)
+    keys = table[list(line)].astype(str).agg("\x1f".join, axis=1).to_numpy() if line else np.zeros(len(table), str)
+    for key in pd.unique(keys):
+        in_key = keys == key
+        for p in pd.unique(parents[in_key]):
+            if not p:
+                continue
+            rows = np.flatnonzero(in_key & (parents == p))
+            while True:
+                hidden = rows[state[rows] != ""]
+                if len(hidden) == 0:
+                    break
+                total = np.nansum(counts[hidden])
+                if len(hidden) >= 2 and not (0 < total < k):
+                    break
+                free = rows[(state[rows] == "") & (counts[rows] > 0)]
+                if len(free) == 0:
+                    break  # every sibling hidden: the parent's own count is then below k too
+                state[free[np.argmin(counts[free])]] = "secondary"
+    return pd.Series(state, index=table.index, dtype=object)

@@ -26,7 +26,7 @@ from evaluation.io import write_table, write_workbook
 from evaluation.registry import registry_indicators
 from evaluation.requests import service_indicators
 from evaluation.results import INDICATOR_COLUMNS, IndicatorResult, indicator_frame
-from evaluation.survey import OUTCOME_INDICATORS, survey_indicators
+from evaluation.survey import OUTCOME_INDICATORS, survey_indicators, uses_calibration
 
 Provider = Callable[[Mapping[str, pd.DataFrame], int, str], object]
 
@@ -48,7 +48,8 @@ def survey_provider(ds: Mapping[str, pd.DataFrame], year: int, level: str):
     items = {item for kind, item in OUTCOME_INDICATORS.values() if kind == "mean"}
     if not items <= set(ds["survey"].columns):
         return None
-    return survey_indicators(ds, year, level)
+    # calibrated to the registry when the dataset has population margins (notebook 04), unless told otherwise
+    return survey_indicators(ds, year, level, calibrate=uses_calibration(ds))
 
 
 #: name -> provider ``(ds, year, level) -> result or None``; run in this order.
@@ -76,7 +77,8 @@ def collect_indicators(ds: Mapping[str, pd.DataFrame], year: int, level: str = "
     """
     memo = getattr(ds, "memo", None)
     if providers is None and memo is not None:
-        return memo(("indicators", int(year), level), lambda: _collect(ds, int(year), level, PROVIDERS))
+        key = ("indicators", int(year), level, getattr(ds, "survey_weights", "auto"))
+        return memo(key, lambda: _collect(ds, int(year), level, PROVIDERS))
     return _collect(ds, year, level, PROVIDERS if providers is None else providers)
 
 

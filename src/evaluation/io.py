@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -89,15 +90,96 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str], sheet_name: str 
     return target
 
 
-def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | os.PathLike[str]) -> Path:
-    """Write several tables to one XLSX workbook (one sheet each), atomically."""
+#: text that a spreadsheet would run as a formula (``=HYPERLINK(...)``, ``+1``, ``-1``, ``@SUM``)
+FORMULA_START = ("=", "+", "-", "@")
+#: the fixed time stamp of every workbook part, so that the same tables give the same bytes
+FIXED_TIME = (2000, 1, 1, 0, 0, 0)
+
+
+def _width(value) -> int:
+    text = "" if value is None else str(value)
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)  # CJK characters take two columns
+
+
+def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | os.PathLike[str], *,
+                   formats: Mapping[str, Mapping[str, object]] | None = None) -> Path:
+    """Write several tables to one XLSX workbook (one sheet each), atomically, with the same bytes every time.
+
+    Every sheet gets a bold, frozen header row and column widths that fit its text (Chinese
+    characters counted double, at most 60). Text that starts with ``=``, ``+``, ``-`` or ``@`` is
+    written as text, never as a formula (a unit named ``=HYPERLINK(...)`` stays a name).
+    ``formats`` gives Excel number formats by sheet and column: one format for the column
+    (``"0.0%"``), or a list with one per row (a column whose rows have different units).
+    Times are written without their zone; the workbook's properties and the zip entries carry a
+    fixed time stamp.
+    """
+    import datetime as _dt  # noqa: PLC0415
+
+    from openpyxl import Workbook  # noqa: PLC0415 - deferred: openpyxl loads only when a workbook is written
+    from openpyxl.styles import Font  # noqa: PLC0415
+
     target = Path(path)
+    formats = formats or {}
+    wb = Workbook()
+    wb.remove(wb.active)
+    fixed = _dt.datetime(*FIXED_TIME)
+    wb.properties.created = wb.properties.modified = fixed
+    wb.properties.creator = "governance-evaluation"
+    bold = Font(bold=True)
+    for name, df in sheets.items():
+        ws = wb.create_sheet(str(name)[:31])
+        frame = df.reset_index(drop=True)
+        cols = [str(c) for c in frame.columns]
+        widths = [_width(c) for c in cols]
+        ws.append(cols)
+        for cell in ws[1]:
+            cell.font = bold
+        sheet_formats = formats.get(name, {})
+        for i, row in enumerate(frame.itertuples(index=False, name=None)):
+            values = []
+            for v in row:
+                if isinstance(v, pd.Timestamp):
+                    v = v.tz_localize(None).to_pydatetime() if v.tzinfo is not None else v.to_pydatetime()
+                elif v is None or (not isinstance(v, str) and pd.api.types.is_scalar(v) and pd.isna(v)):
+                    v = None
+                elif hasattr(v, "item") and not isinstance(v, str):
+                    v = v.item()
+                values.append(v)
+            ws.append(values)
+            for j, v in enumerate(values):
+                cell = ws.cell(row=i + 2, column=j + 1)
+                if isinstance(v, str) and v.startswith(FORMULA_START):
+                    cell.value = v
+                    cell.data_type = "s"  # text, not a formula
+                fmt = sheet_formats.get(cols[j])
+                if isinstance(fmt, (list, tuple)):
+                    fmt = fmt[i] if i < len(fmt) else None
+                if fmt and isinstance(v, (int, float)) and not isinstance(v, bool):
+                    cell.number_format = fmt
+                widths[j] = max(widths[j], _width(v) if not isinstance(v, float) else 10)
+        for j, w in enumerate(widths):
+            ws.column_dimensions[ws.cell(row=1, column=j + 1).column_letter].width = min(60, w + 2)
+        ws.freeze_panes = "A2"
+    if not wb.worksheets:
+        wb.create_sheet("empty")
     with atomic_path(target) as tmp:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
-            for name, df in sheets.items():
-                frame = df.copy()
-                for col in frame.columns:
-                    if isinstance(frame[col].dtype, pd.DatetimeTZDtype):
-                        frame[col] = frame[col].dt.tz_localize(None)
-                frame.to_excel(xw, sheet_name=str(name)[:31], index=False)
+        wb.save(tmp)
+        _fix_zip_times(tmp)
     return target
+
+
+def _fix_zip_times(path: Path) -> None:
+    """Rewrite the zip entries of ``path`` with :data:`FIXED_TIME` (openpyxl stamps them with the clock)."""
+    import zipfile  # noqa: PLC0415
+
+    with zipfile.ZipFile(path) as z:
+        entries = [(info, z.read(info.filename)) for info in z.infolist()]
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for info, data in entries:
+            if info.filename == "docProps/core.xml":  # openpyxl sets "modified" to the clock when it saves
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                              rb"\g<1>2000-01-01T00:00:00Z\g<2>", data)
+            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            z.writestr(fixed, data)

@@ -162,7 +162,20 @@ def parse_messages(raw: Any, where: str = "messages.yaml") -> dict[str, dict[str
 
 
 CATALOG: dict[str, Indicator] = parse_catalog(yaml.safe_load(_resource("catalog.yaml")))
-MESSAGES: dict[str, dict[str, str]] = parse_messages(yaml.safe_load(_resource("messages.yaml")))
+def _all_messages(*names: str) -> dict[str, dict[str, str]]:
+    """The message tables, merged: a key defined twice is an error (one definition per word)."""
+    out: dict[str, dict[str, str]] = {}
+    for name in names:
+        part = parse_messages(yaml.safe_load(_resource(name)), name)
+        twice = sorted(set(part) & set(out))
+        if twice:
+            raise DataError(f"{name}: message keys defined in an earlier file too: {', '.join(twice)}")
+        out.update(part)
+    return out
+
+
+#: the words of tables and reports (``messages.yaml``) and of the annual review (``review.yaml``)
+MESSAGES: dict[str, dict[str, str]] = _all_messages("messages.yaml", "review.yaml")
 
 
 def get(indicator_id: str) -> Indicator:

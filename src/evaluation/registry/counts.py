@@ -244,8 +244,9 @@ def _flow_counts(ds, tree: UnitTree, year: int, calendar: WorkCalendar, until) -
     bids = base_units["unit_id"].astype("str")
     if vol is not None and hours is not None:
         h = hours[hours["year"].astype("Int64").eq(year).fillna(False)]
-        where = dict(zip(vol["volunteer_id"].astype("str"), vol["community_id"].astype("str")))
-        per_unit = h.groupby(h["volunteer_id"].astype("str").map(where))["hours"].sum().reindex(bids, fill_value=0.0)
+        pos = pd.Index(vol["volunteer_id"].astype("str")).get_indexer(h["volunteer_id"].astype("str"))
+        home = pd.Series(vol["community_id"].astype("str").to_numpy()[pos], index=h.index).where(pos >= 0)
+        per_unit = h.groupby(home)["hours"].sum().reindex(bids, fill_value=0.0)
         pop = base_units["population"].astype("float64").to_numpy()
         out.append(BaseCounts("par.volunteer_hours_per_capita", _base(bids, per_unit.to_numpy(), pop, np.ones(len(bids))),
                               "flow", flags=flags))

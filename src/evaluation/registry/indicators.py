@@ -142,7 +142,13 @@ def registry_indicators(ds: Mapping[str, pd.DataFrame], year: int, level: str | 
     cutoff = cutoff if cutoff is not None else getattr(ds, "cutoff", None)
     as_of_ts = pd.Timestamp(as_of).normalize() if as_of is not None else default_as_of(year, cutoff)
     wanted = set(indicators) if indicators is not None else None
-    counts = base_counts(ds, year, as_of_ts, calendar, cutoff, tree, wanted)
+    def count():
+        return base_counts(ds, year, as_of_ts, calendar, cutoff, tree, wanted)
+
+    # the counts per base unit do not depend on the level: a dataset keeps them for every level
+    memo = getattr(ds, "memo", None)
+    key = ("registry-base-counts", year, as_of_ts, str(cutoff), None if wanted is None else frozenset(wanted))
+    counts = memo(key, count) if memo is not None and calendar is None else count()
     counts = [bc for bc in counts if wanted is None or bc.indicator in wanted]
     meta = {}
     for bc in counts:

@@ -85,6 +85,21 @@ class RequestIndicators(IndicatorResult):
     #: seconds each stage took (grouped pass, Kaplan-Meier, indicator table)
     timings: dict | None = None
 
+    def open_at_cutoff(self) -> pd.DataFrame:
+        """Requests still open at the data cut-off (right-censored there), by group and period.
+
+        The count the annual review publishes and notebook 02 prints: the censored requests of
+        the life table (requests kept out of the durations by the quality policy are not in it).
+        Columns: the ``by`` columns, ``period``, ``open_at_cutoff``, ``requests`` (in the
+        Kaplan-Meier) and ``share``.
+        """
+        keys = (self.by or []) + ["period"]
+        g = self.life.groupby(keys, observed=True, sort=True)[["events", "censored"]].sum().reset_index()
+        g["requests"] = g["events"] + g["censored"]
+        g = g.rename(columns={"censored": "open_at_cutoff"}).drop(columns="events")
+        g["share"] = g["open_at_cutoff"] / g["requests"].where(g["requests"] > 0)
+        return g
+
     def curves(self) -> KaplanMeier:
         """Kaplan-Meier estimates of every group and period of the life table (time in bins)."""
         return kaplan_meier_from_life_table(self.life, (self.by or []) + ["period"], "bin", "events", "censored")

@@ -40,7 +40,7 @@ from evaluation.survey.outcomes import (
                                       compare_with_truth,
                                       district_label,
                                       pooled_waves,
-                                      survey_indicators,
+                                      survey_indicators, uses_calibration,
                                       survey_wave,
                                       truth_comparison,
 )
@@ -61,5 +61,5 @@ __all__ = [
     "SurveyEstimate", "WeightingResult", "as_replicate", "calibrate", "calibrate_to_registry", "community_covariates",
     "compare_with_truth", "cronbach_alpha", "district_label", "fay_herriot", "from_replicate_weights", "pooled_waves",
     "rake", "rake_to_population", "registry_totals", "reliability_flags", "reverse_code", "scale_index",
-    "scale_report", "survey_indicators", "survey_wave", "svyglm", "svyolr", "truth_comparison", "wave_difference",
+    "scale_report", "survey_indicators", "survey_wave", "uses_calibration", "svyglm", "svyolr", "truth_comparison", "wave_difference",
 ]

@@ -116,6 +116,24 @@ def district_label(tables) -> str:
     return UnitTree.from_tables(tables["units"]).district_label
 
 
+#: the survey weights a dataset's estimates use (``ds.survey_weights``; ``evaluation review --weights``)
+SURVEY_WEIGHTS = ("auto", "calibrated", "design")
+
+
+def uses_calibration(ds) -> bool:
+    """Whether the survey estimates of ``ds`` use weights calibrated to the registry.
+
+    ``ds.survey_weights`` decides: ``"calibrated"``, ``"design"`` (the design weights as drawn)
+    or ``"auto"`` (the default): calibrated when the dataset has a ``population`` table to
+    calibrate to, as notebook 04 does. The indicator tables, ``evaluation indicators`` and the
+    annual review all ask this function, so they show the same survey numbers.
+    """
+    weights = getattr(ds, "survey_weights", "auto")
+    if weights not in SURVEY_WEIGHTS:
+        raise OptionError(f"survey weights must be one of {', '.join(SURVEY_WEIGHTS)}, not {weights!r}")
+    return weights == "calibrated" or (weights == "auto" and "population" in ds)
+
+
 def survey_indicators(ds, wave: int, level: str = "district", *, calibrate: bool = False) -> SurveyEstimate:
     """The survey outcome indicators (:data:`OUTCOME_INDICATORS`) of one wave at one level.
 
@@ -262,3 +280,32 @@ def pooled_waves(ds, waves: Sequence[int], *, calibrate: bool = False, household
     design = SurveyDesign(stratum="wave_stratum", psu="wave_psu", weight=d.weight, fpc=d.fpc, ssu=d.ssu, fpc2=d.fpc2)
     pooled = SurveyData(data, design, period="-".join(str(w) for w in (min(waves), max(waves))), name="survey")
     return calibrate_weights(pooled, totals).survey if calibrate else pooled
+
+
+def community_small_area(ds, wave: int, indicator: str = "out.resident_satisfaction", *,
+                         calibrate: bool | None = None):
+    """Fay-Herriot small-area estimates of a survey outcome for every community, as notebook 04 makes them.
+
+    The direct community means of the wave (:func:`survey_wave`, calibrated weights when
+    :func:`uses_calibration` says so), their sampling variances smoothed over the sampled
+    compounds (:func:`evaluation.survey.small_area.smooth_direct_variances`: communities with one
+    or two sampled compounds have useless linearised variances), the registry covariates of
+    :func:`community_covariates`, and :func:`evaluation.survey.small_area.fay_herriot` (REML,
+    Prasad-Rao MSE). Communities without respondents get the regression-synthetic estimate.
+    """
+    from evaluation.survey.small_area import fay_herriot, smooth_direct_variances  # noqa: PLC0415 - scipy loads here
+
+    if indicator not in OUTCOME_INDICATORS:
+        raise OptionError(f"{indicator!r} is not a survey outcome; use one of {', '.join(OUTCOME_INDICATORS)}")
+    calibrate = uses_calibration(ds) if calibrate is None else calibrate
+    if calibrate and hasattr(ds, "memo"):
+        sd = ds.memo(("survey-calibrated", int(wave)), lambda: survey_wave(ds, wave, calibrate=True))
+    else:
+        sd = survey_wave(ds, wave, calibrate=calibrate)
+    kind, item = OUTCOME_INDICATORS[indicator]
+    col = "satisfaction_index" if item == "satisfaction" else item
+    tables = ds.tables if hasattr(ds, "tables") else ds
+    direct = sd.mean(col, by="community_id", indicator=indicator, unit_id=district_label(tables), level="community")
+    smoothed = smooth_direct_variances(direct.table, sd.data, col, area="community_id", cluster=sd.design.psu)
+    return fay_herriot(smoothed, community_covariates(tables, wave), se="smoothed_se", indicator=indicator,
+                       period=str(wave))

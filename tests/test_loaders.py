@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from evaluation.dataset import Dataset, load_dataset, parse_column, schema
 from evaluation.dataset.headers import canonical_name
+from evaluation.dataset.load import table_of_file
 from evaluation.dataset.privacy import hash_values, id_card_valid
-from evaluation.dataset.read import read_table
+from evaluation.dataset.read import common_share, detect_encoding, read_table
 from evaluation.dataset.validate import validate_table
 from evaluation.errors import LoadError, PersonalDataError
 
@@ -335,3 +336,74 @@ def test_datetimes_in_any_accepted_form_mean_shanghai_local_time(stamps, fmt):
     assert not bad.any()
     want = [pd.Timestamp(s.replace(microsecond=0)).tz_localize("Asia/Shanghai") for s in stamps]
     assert typed.tolist() == want
+
+
+# --------------------------------------------------------------------------- encodings said and garbage refused
+
+
+def test_the_encoding_read_is_stated(tmp_path):
+    for encoding, name in (("utf-8", "UTF-8"), ("utf-8-sig", "UTF-8 with BOM"), ("gb18030", "GB18030"),
+                           ("utf-16", "UTF-16")):
+        path = tmp_path / f"r-{encoding}.csv"
+        path.write_bytes(CHINESE_CSV.encode(encoding))
+        df = read_table(path, "requests")
+        assert df.attrs["encoding"] == name and df["rating"].tolist()[0] == "满意"
+        assert detect_encoding(path) == encoding
+
+
+def test_big5_is_refused_not_read_as_garbled_gb18030(tmp_path):
+    text = "單位編碼,單位類型,上級單位編碼,名稱\nD1,區,,漢水區\nS1,街道,D1,東嶽街道\nC1,社區,S1,東嶽社區\n"
+    path = tmp_path / "units.csv"
+    path.write_bytes(text.encode("big5"))
+    path.read_bytes().decode("gb18030")  # the bytes do decode as GB18030: that is the trap
+    for call in (lambda: read_table(path, "units"), lambda: detect_encoding(path)):
+        with pytest.raises(LoadError, match=r"units.csv: the text looks like Big5 .* save it as CSV UTF-8"):
+            call()
+
+
+def test_text_in_no_encoding_read_is_refused_with_how_to_save_it(tmp_path):
+    path = tmp_path / "units.csv"
+    path.write_bytes("unit_id,name_zh\nD1,Café Zürich\n".encode("cp1252"))
+    with pytest.raises(LoadError, match="neither UTF-8 nor GB18030"):
+        read_table(path, "units")
+
+
+def test_the_common_share_tells_chinese_from_garbage():
+    assert common_share("张湾区花果街道红卫社区，居民诉求已办结。")[0] == 1.0
+    garbled = "東嶽社區居民訴求已辦結".encode("big5").decode("gb18030", errors="replace")
+    assert common_share(garbled)[0] < 0.5
+    assert common_share("ASCII only") == (1.0, 0)
+
+
+def test_a_header_longer_than_64_kib_is_read(tmp_path):
+    extra = [f"a_remark_column_with_a_long_name_{i:05d}" for i in range(2500)]
+    header = ",".join(["unit_id", "unit_type", "parent_id", "name_zh", *extra])
+    assert len(header) > 65536
+    path = tmp_path / "units.csv"
+    path.write_text(header + "\nD1,district,,区" + "," * len(extra) + "\n", encoding="utf-8")
+    df = read_table(path, "units")
+    assert list(df.columns[:4]) == ["unit_id", "unit_type", "parent_id", "name_zh"] and len(df) == 1
+    report = validate_table(path, "units")
+    assert not report.problems["problem"].str.contains("required column is missing").any()
+
+
+# --------------------------------------------------------------------------- files named as offices name them
+
+
+@pytest.mark.parametrize("name, table", [
+    ("units.csv", "units"), ("居民诉求.xlsx", "requests"), ("2020年居民诉求台账.csv", "requests"),
+    ("小区台账.xlsx", "compounds"), ("小区治理节点2020.csv", "compound_milestones"), ("居民调查编码本.csv", "survey_codebook"),
+    ("requests_2020.parquet", "requests"), ("volunteer_hours.csv", "volunteer_hours"), ("汇总表.xlsx", None),
+    ("小区楼栋.xlsx", None),  # two titles of the same length: no guess
+])
+def test_table_of_file(name, table):
+    assert table_of_file(Path(name)) == table
+
+
+def test_personal_columns_name_the_file_row(tmp_path):
+    path = tmp_path / "facilities.csv"
+    path.write_text("张湾区阵地台账\nfacility_id,unit_id,facility_type,opened,备注\nF1,C1,other,2020-01-01,\n"
+                    "F2,C1,other,2020-01-01,管理员 139 0719 2468\n", encoding="utf-8")
+    with pytest.raises(PersonalDataError, match=r"facilities.csv, row 4, column 备注: looks like mainland mobile") as err:
+        read_table(path, "facilities")
+    assert "2468" not in str(err.value)

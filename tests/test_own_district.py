@@ -484,3 +484,21 @@ def test_a_day_month_column_is_read_in_one_stated_order(capsys, copy):
     assert code == 1
     [line] = problem_lines(out)
     assert "compound_milestones, column date" in line and "not a date" in line
+
+
+def test_an_indicator_of_a_value_no_row_records_is_not_assessed(monkeypatch):
+    """With the value need of the catalogue, six-haves standardisation (never recorded here) is not scored 0."""
+    import dataclasses
+
+    from evaluation.dataset import load_dataset
+    from evaluation.indicators import collect_indicators
+
+    iid = "org.branch_standardisation"
+    assert not any(m["milestone"] == "branch_six_haves" for m in TABLES["compound_milestones"])
+    entry = catalog.get(iid)
+    monkeypatch.setitem(catalog.CATALOG, iid, dataclasses.replace(
+        entry, needs=(*entry.needs, "compound_milestones.milestone=branch_six_haves")))
+    result = collect_indicators(load_dataset(CLEAN, cutoff=gen.CUTOFF), 2020, "district")
+    assert iid not in set(result.table["indicator"])
+    assert "org.compound_branch_coverage" in set(result.table["indicator"])
+    assert any(n.startswith(f"{iid}: not assessed, no branch_six_haves") for n in result.notes)

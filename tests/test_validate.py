@@ -271,3 +271,36 @@ def test_bundled_district_validates_without_errors(bundled_dir):
     assert _sha(bundled_dir) == before
     # contract: under ~10 s for ~180k requests (about 2 s on an idle machine)
     assert seconds < 15, f"validation took {seconds:.1f} s"
+
+
+def test_an_empty_referenced_table_does_not_stop_validation(ds):
+    """The shipped empty template of compounds once crashed the milestone check (a date cast to float)."""
+    (ds / "compounds.csv").unlink()
+    shutil.copy(Path(__file__).resolve().parents[1] / "data" / "templates" / "compounds.xlsx", ds / "compounds.xlsx")
+    (ds / "datapackage.json").unlink()
+    report = validate_dataset(ds)
+    assert any(line.startswith("compounds: compounds.xlsx, XLSX, header in row 1, empty (no data rows)")
+               for line in report.reading)
+    fk = report.errors[report.errors["table"].eq("compound_milestones")]
+    assert len(fk) and fk["problem"].str.contains("is not a compound_id in compounds").all()
+
+
+def test_value_needs_mark_unrecorded_values_not_assessed(ds):
+    from evaluation.assess import missing_need, reason_text, unrecorded
+    from evaluation.dataset import load_dataset
+
+    d = load_dataset(ds)
+    milestones = set(d["compound_milestones"]["milestone"])
+    assert "party_branch" in milestones and "branch_six_haves" not in milestones
+    assert missing_need(d, "compound_milestones.milestone=party_branch") is None
+    why = missing_need(d, "compound_milestones.milestone=branch_six_haves")
+    assert why == ("value_not_recorded", "branch_six_haves in compound_milestones.milestone")
+    assert reason_text(*why) == "no branch_six_haves in compound_milestones.milestone is recorded"
+    assert unrecorded(d, ["org.compound_branch_coverage"]) == {}  # no value need: nothing to say
+
+
+def test_the_report_says_how_files_were_read(ds):
+    report = validate_dataset(ds)
+    units = next(line for line in report.reading if line.startswith("units: "))
+    assert units.startswith("units: units.csv, CSV in UTF-8, header in row 1")
+    assert f"{len(pd.read_csv(ds / 'units.csv')):,} rows" in units

@@ -294,8 +294,8 @@ def test_value_needs_mark_unrecorded_values_not_assessed(ds):
     assert "party_branch" in milestones and "branch_six_haves" not in milestones
     assert missing_need(d, "compound_milestones.milestone=party_branch") is None
     why = missing_need(d, "compound_milestones.milestone=branch_six_haves")
-    assert why == ("value_not_recorded", "branch_six_haves in compound_milestones.milestone")
-    assert reason_text(*why) == "no branch_six_haves in compound_milestones.milestone is recorded"
+    assert why == ("value_not_recorded", "compound_milestones.milestone = branch_six_haves")
+    assert reason_text(*why) == "no compound_milestones.milestone = branch_six_haves is recorded"
     assert unrecorded(d, ["org.compound_branch_coverage"]) == {}  # no value need: nothing to say
 
 

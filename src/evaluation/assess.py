@@ -73,7 +73,7 @@ def missing_need(ds: Mapping[str, pd.DataFrame], need: str) -> tuple[str, str] |
     if column and not _has_values(frame, column):
         return "column_not_recorded", f"{table}.{column}"
     if value and not frame[column].astype("str").eq(value).any():
-        return "value_not_recorded", f"{value} in {table}.{column}"
+        return "value_not_recorded", f"{table}.{column} = {value}"
     return None
 
 

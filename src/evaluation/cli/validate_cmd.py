@@ -19,6 +19,8 @@ def register(sub) -> None:
     p.add_argument("--table", default=None, help="table name when DIR is a single file (default: from its name)")
     p.add_argument("--out", default=None, metavar="FILE",
                    help="also write every problem, one row per cell, to this .csv, .parquet or .xlsx")
+    p.add_argument("--lang", default="en", choices=["en", "zh"],
+                   help="language of the list of what the data can assess")
     add_data_options(p)
 
 
@@ -52,7 +54,7 @@ def run(args) -> int:
     print(report.text(limit=PRINT_LIMIT))
     if ds is not None:
         print()
-        print(assessable_report(ds, report))
+        print(assessable_report(ds, report, lang=args.lang))
     return 0 if report.ok else 1
 
 
@@ -61,5 +63,5 @@ def _read_heading(ds) -> str:
     if ds.cutoff is None:
         cut = "no cut-off (give --cutoff or declare it with evaluation init)"
     else:
-        cut = f"cut-off {ds.cutoff.strftime('%Y-%m-%d %H:%M %z')} ({ds.cutoff_source})"
-    return f"Read {ds.path} ({cut}; time zone {ds.timezone}):"
+        cut = f"cut-off {ds.cutoff.strftime('%Y-%m-%d %H:%M %z')}, {ds.cutoff_source}"
+    return f"Read {ds.path}: {cut}; time zone {ds.timezone}"

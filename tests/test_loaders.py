@@ -407,3 +407,15 @@ def test_personal_columns_name_the_file_row(tmp_path):
     with pytest.raises(PersonalDataError, match=r"facilities.csv, row 4, column 备注: looks like mainland mobile") as err:
         read_table(path, "facilities")
     assert "2468" not in str(err.value)
+
+
+def test_file_row_of_a_typed_row_after_selection():
+    from evaluation.dataset.read import file_row
+
+    ds = load_dataset(Path(__file__).parent / "fixtures" / "own_district" / "clean")
+    survey = ds["survey"]
+    wave = survey[survey["wave"] == 2020]
+    first = wave.index[0]
+    # the 2020 wave follows the 80 respondents of 2019, below a title row and the header
+    assert file_row(wave, first) == first + 3 == 83
+    assert file_row(pd.DataFrame({"a": [1]}), 0) is None

@@ -311,6 +311,24 @@ def _compact_rows(row_numbers: np.ndarray) -> range | tuple[int, ...]:
 
 
 
+def file_row(frame: pd.DataFrame, label) -> int | None:
+    """The row a person sees in the file for the row ``label`` of a table read by :func:`read_table`.
+
+    Typed tables keep the index of the file's data rows (0, 1, ...) and ``attrs["row_numbers"]``
+    (header and title rows counted), also after rows are selected (``survey[survey.wave == 2020]``),
+    so an error found in a computation can name the file row: ``file_row(data, data.index[bad][0])``.
+    ``None`` when the frame does not carry file rows.
+    """
+    rows = frame.attrs.get("row_numbers")
+    try:
+        position = int(label)
+    except (TypeError, ValueError):
+        return None
+    if rows is None or not 0 <= position < len(rows):
+        return None
+    return int(rows[position])
+
+
 # --------------------------------------------------------------------------- entry point
 
 

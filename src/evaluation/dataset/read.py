@@ -54,6 +54,8 @@ ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "gb18030": "G
 PLAUSIBLE_SHARE = 0.8
 #: the verdict on plausibility needs at least this many non-ASCII characters
 PLAUSIBLE_MIN_CHARS = 8
+#: characters the verdict is made on (the start of the text; a log of gigabytes is not scanned twice)
+PLAUSIBLE_SAMPLE = 1 << 20
 
 
 @functools.lru_cache(maxsize=1)
@@ -108,7 +110,7 @@ def _decode(data: bytes, path: Path) -> tuple[str, str]:
     except UnicodeDecodeError:
         text = None
     if text is not None:
-        share, n = common_share(text)
+        share, n = common_share(text[:PLAUSIBLE_SAMPLE])  # a file in another encoding is so from its start
         if n < PLAUSIBLE_MIN_CHARS or share >= PLAUSIBLE_SHARE:
             return text, "gb18030"
         raise LoadError(_not_chinese(data, path, share))

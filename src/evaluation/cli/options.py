@@ -125,6 +125,12 @@ def open_dataset(args, tables: Iterable[str], folder: str | None = None):
         print(f"note: {w}", file=sys.stderr)
     report = require_valid(ds, tables, force=getattr(args, "force", False))
     args.validation = report
+    mapped = {t: m for t, m in ds.value_mappings.items() if m}
+    if mapped:
+        n = sum(len(m) for m in mapped.values())
+        print(f"note: {n:,} spellings of enumerated values mapped to the codes of the data model in "
+              f"{', '.join(mapped)} (e.g. {next(iter(mapped.values()))[0]}); `evaluation validate` lists them all",
+              file=sys.stderr)
     if report is not None and not report.ok:
         print(f"warning: --force: computing from data with {len(report.errors):,} validation errors; "
               f"the results are not fit to publish, and every row of the output is flagged {FORCED_FLAG}",

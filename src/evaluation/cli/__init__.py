@@ -33,6 +33,7 @@ from evaluation.errors import EXIT_INTERNAL, EXIT_USER, EvaluationError
 #: the sub-commands, in the order ``--help`` lists them
 COMMANDS = (synth_cmd, init_cmd, validate_cmd, indicators_cmd, requests_cmd, survey_cmd, index_cmd, impact_cmd,
             review_cmd)
+COMMANDS += (__import__("evaluation.cli.hotline_cmd", fromlist=["run"]),)  # hotline analytics (evaluation.hotline)
 #: exit code when no command is given
 EXIT_NO_COMMAND = 2
 

@@ -117,6 +117,23 @@ def problems(events: list[dict]) -> list[str]:
     return out
 
 
+#: where the screenshots are kept after the run (test artefacts, not committed)
+ARTEFACTS = Path(__file__).resolve().parents[1] / "build" / "test-artefacts"
+
+FIRST_SCREEN = """(() => {
+  const h = window.innerHeight, vis = el => { const r = el.getBoundingClientRect();
+    const s = getComputedStyle(el); return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none'; };
+  const tiles = Array.from(document.querySelectorAll('.rv-tile'));
+  const charts = Array.from(document.querySelectorAll('.rv-charts img'));
+  return {tiles: tiles.length, tilesVisible: tiles.filter(t => vis(t) && t.getBoundingClientRect().top < h).length,
+          charts: charts.length, chartsDrawn: charts.filter(i => i.complete && i.naturalWidth > 0 && vis(i)).length,
+          chartsOnFirstScreen: charts.filter(i => i.getBoundingClientRect().top < h).length,
+          toc: Array.from(document.querySelectorAll('.rv-toc a')).filter(vis).length,
+          tocTargets: Array.from(document.querySelectorAll('.rv-toc a')).every(a => document.getElementById(a.hash.slice(1))),
+          title: document.title};
+})()"""
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_review_opens_cleanly_in_chromium(review, lang, tmp_path):
     run = review[lang].check()
@@ -124,25 +141,30 @@ def test_review_opens_cleanly_in_chromium(review, lang, tmp_path):
     try:
         for domain in ("Page", "Runtime", "Log", "Network"):
             browser.call(f"{domain}.enable")
+        browser.call("Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1, mobile=False)
         browser.call("Page.navigate", url=run.html.resolve().as_uri())
         browser.wait_for("Page.loadEventFired")
-        images = browser.evaluate(
-            "Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
-        headings = browser.evaluate(
-            "Array.from(document.querySelectorAll('h1, h2')).map(h => h.innerText.trim())")
+        first = browser.evaluate(FIRST_SCREEN)
+        images = browser.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
+        headings = browser.evaluate("Array.from(document.querySelectorAll('h1, h2')).map(h => h.innerText.trim())")
         shot = browser.call("Page.captureScreenshot", format="png")
         events = list(browser.events)
     finally:
         browser.close()
-    assert images and len(images) >= 5
+    # the first screen: the headline band and the three charts, drawn; the contents below them
+    assert 6 <= first["tiles"] <= 8 and first["tilesVisible"] == first["tiles"]
+    assert first["charts"] == 3 and first["chartsDrawn"] == 3 and first["chartsOnFirstScreen"] >= 1
+    assert first["toc"] >= 9 and first["tocTargets"]
+    assert str(run.lang == "zh" and "张湾区" or "Zhangwan District") in first["title"]
     broken = [i for i, (complete, width) in enumerate(images) if not complete or width == 0]
-    assert broken == [], f"broken images: {broken}"
+    assert images and broken == [], f"broken images: {broken}"
     assert problems(events) == []
-    assert len(headings) >= 9
+    assert len(headings) >= 10
     if lang == "zh":
         assert all(CJK.search(h) for h in headings), headings
     else:
-        assert headings[0].startswith("Annual review") and not any(CJK.search(h) for h in headings)
+        assert headings[0].startswith("Zhangwan District") and not any(CJK.search(h) for h in headings)
     png = base64.b64decode(shot["data"])
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
-    (run.out / f"screenshot-{lang}.png").write_bytes(png)
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTEFACTS / f"review-first-screen-{lang}.png").write_bytes(png)

@@ -2,7 +2,8 @@
 
 ``evaluation review`` runs as a subprocess, exactly as a user runs it: English and Chinese for 2021
 on the bundled district, and English a second time into another folder (for the determinism
-test). The three runs go in parallel to keep the wall time down; each is timed.
+test). The three runs go in parallel to keep the wall time down. How long a review takes is
+measured by ``benchmarks/review.py``, not asserted here.
 """
 
 from __future__ import annotations
@@ -61,14 +62,6 @@ def review_runs(base: Path) -> dict[str, Run]:
         stdout, stderr = proc.communicate(timeout=600)
         _RUNS[key] = Run(lang, out, proc.returncode, stdout, stderr, time.monotonic() - t0)
     return _RUNS
-
-
-def test_review_runs_are_timed(review):
-    # the reviews run in parallel on a shared machine; each must stay well under the 2-minute budget
-    # DESIGN/issue 7 set (generous bound here because three runs share two cores)
-    for run in review.values():
-        run.check()
-        assert run.seconds < 240, f"{run.lang}: {run.seconds:.0f} s"
 
 
 @pytest.fixture(scope="session")

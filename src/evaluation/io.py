@@ -26,6 +26,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
@@ -38,6 +39,26 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+#: a temporary file older than this (seconds) belongs to a run that was killed
+STALE_AFTER = 6 * 3600
+
+
+def remove_stale_parts(target: Path, now: float | None = None) -> list[Path]:
+    """Remove the temporary ``.{name}.*.part`` files that a killed run left beside ``target``."""
+    import time  # noqa: PLC0415
+
+    now = time.time() if now is None else now
+    removed = []
+    for p in target.parent.glob(f".{target.name}.*.part"):
+        try:
+            if now - p.stat().st_mtime > STALE_AFTER:
+                p.unlink()
+                removed.append(p)
+        except OSError:
+            continue
+    return removed
 
 
 def output_path(path: str | os.PathLike[str]) -> Path:

@@ -127,10 +127,14 @@ def parse_catalog(entries: Any, where: str = "catalog.yaml") -> dict[str, Indica
         if not levels or bad:
             raise DataError(f"{tag}: levels must be a non-empty list of {', '.join(LEVELS)}")
         needs = tuple(str(n) for n in (e["needs"] or ()))
-        for n in needs:
-            table, _, column = n.partition(".")
+        for n in needs:  # a table, a table.column, or a table.column=value that must be recorded
+            table, _, rest = n.partition(".")
+            column, _, value = rest.partition("=")
             if table not in TABLES or (column and column not in TABLES[table].columns and not TABLES[table].open_columns):
                 raise DataError(f"{tag}: needs {n!r}: not a table (or table.column) of the data model")
+            enum = TABLES[table].field(column).enum if value and column in TABLES[table].columns else None
+            if value and enum and value not in enum:
+                raise DataError(f"{tag}: needs {n!r}: {value!r} is not one of the values of {table}.{column}")
         target = None
         if e.get("target") is not None:
             t = e["target"]

@@ -14,6 +14,7 @@ one sentence on stderr and exits with 1. Anything else is a bug: ``internal erro
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -70,6 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; no output was written.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `evaluation validate DIR | head`: the reader left, which is fine
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stays open until exit
+        except OSError:
+            pass
+        return 0
     except EvaluationError as exc:
         if args.debug:
             raise

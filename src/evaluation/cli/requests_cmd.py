@@ -65,6 +65,14 @@ def register(sub) -> None:
     p.add_argument("--pii", default="refuse", choices=["refuse", "hash"],
                    help="what to do with a column that looks like personal identifiers")
     p.add_argument("--salt-file", default=None, metavar="FILE", help="the secret salt for --pii hash")
+    p.add_argument("--date-order", default=None, choices=["YMD", "DMY", "MDY"],
+                   help="with a dataset folder: order of day and month in dates written like 05/01/2020 "
+                        "(default: the dates decide, and a column where they cannot is refused)")
+    p.add_argument("--value-aliases", default=None, metavar="YAML",
+                   help="with a dataset folder: the district's own spellings of enumerated values")
+    p.add_argument("--force", action="store_true",
+                   help="with a dataset folder: compute even though validation found errors (every output row "
+                        "is then flagged; personal data are refused even then)")
     add_out_option(p)
 
 
@@ -81,6 +89,12 @@ def run(args) -> int:
             raise OptionError(f"--sla-hours must be positive numbers of hours, not {h:g}")
     if args.response_sla_hours is not None and not args.response_sla_hours > 0:
         raise OptionError(f"--response-sla-hours must be a positive number of hours, not {args.response_sla_hours:g}")
+    from pathlib import Path
+
+    from evaluation.cli.options import forced, open_dataset
+
+    if Path(args.file).is_dir() and args.format == "native":  # a dataset folder is validated first
+        open_dataset(args, ["requests", "units"], folder=args.file)
     log = load_requests(args.file, format=args.format, mapping=args.mapping, engine=args.engine, cutoff=args.cutoff,
                         timezone=args.timezone, pii=args.pii, salt=salt_of(args), keep=args.by)
     sla = tuple(args.sla_hours) if args.sla_hours else DEFAULT_SLA_HOURS
@@ -89,7 +103,7 @@ def run(args) -> int:
     res = request_indicators(log, by=args.by, period=args.period, sla_hours=sla, settings=settings,
                              engine=Engine(args.engine, scheduler=args.scheduler))
     t0 = time.perf_counter()
-    write_table(res.table, out)
+    write_table(forced(args, res.table) if Path(args.file).is_dir() else res.table, out)
     written = time.perf_counter() - t0
     for note in log.notes:
         print(f"note: {note}", file=sys.stderr)

@@ -48,7 +48,10 @@ def run(args) -> int:
     res = run_review(args.dir, args.year, args.lang, args.level, args.out, k=args.k, draws=args.draws,
                      cutoff=args.cutoff, control_group=args.control_group, weights=args.weights,
                      sections=args.sections, force=args.force, pdf=args.pdf, pii=args.pii,
-                     salt_file=args.salt_file, timezone=args.timezone)
+                     salt_file=args.salt_file, timezone=args.timezone,
+                     date_order=args.date_order, value_aliases=args.value_aliases)
+    for note in res.notes:
+        print(f"note: {note}", file=sys.stderr)
     for f in res.failures:
         print(f"review: {f.splitlines()[0]}", file=sys.stderr)
     pdf = f", {res.pdf}" if res.pdf else ""

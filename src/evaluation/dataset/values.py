@@ -132,3 +132,11 @@ def map_values(values: pd.Series, table: str, column: str,
 def describe(table: str, column: str, made: Mapping[tuple[str, str], int]) -> list[str]:
     """Lines a person reads: ``requests.rating: 满意 → satisfied (233)``."""
     return [f"{table}.{column}: {a} → {c} ({n:,})" for (a, c), n in sorted(made.items(), key=lambda x: -x[1])]
+
+
+def chinese_label(column: str, code: str) -> str:
+    """The first Chinese spelling of ``code`` in the alias table (``branch_six_haves`` -> 六有); the code if none."""
+    for col, alias, value in _builtin():
+        if col == column and value == code and any("\u4e00" <= ch <= "\u9fff" for ch in alias):
+            return alias
+    return code

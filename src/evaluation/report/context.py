@@ -99,9 +99,14 @@ class Review:
     options: ReviewOptions
     out_dir: Path = Path(".")
     failures: list[str] = field(default_factory=list)
+    #: what loading said that a reader of the log should know (files a partial datapackage.json does not list)
+    notes: list[str] = field(default_factory=list)
+    #: validation errors the review was computed despite (``--force``); 0 for valid data
+    validation_errors: int = 0
 
     def __post_init__(self):
         self.out_dir = Path(self.out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
         self.fig_dir = self.out_dir / "figures"
         self.lang, self.year, self.level, self.k = (self.options.lang, self.options.year, self.options.level,
                                                     self.options.k)
@@ -156,19 +161,25 @@ class Review:
         return self.cached(("ind", year, level), lambda: collect_indicators(self.ds, year, level).table)
 
     def prefetch(self, name: str, compute, *args) -> None:
-        """Start ``compute(ds, *args)`` in a forked worker process, for :meth:`fetch` to collect.
+        """Start ``compute(ds, *args)`` in a worker process, for :meth:`fetch` to collect.
 
         The review's longest computation (the impact estimates and their robustness checks) runs
-        beside the other sections on a second core. Where processes cannot be forked (or
-        ``EVALUATION_NO_FORK`` is set) nothing starts and :meth:`fetch` computes in place; the
-        result is the same either way.
+        beside the other sections on a second core. The worker is a fresh interpreter (``spawn``:
+        a forked copy of a process whose Polars or BLAS thread pools are running can deadlock),
+        which opens the same dataset folder with the same options; ``compute`` must be a function
+        of a module. With ``EVALUATION_NO_WORKERS`` set, or on a one-core machine, nothing starts
+        and :meth:`fetch` computes in place; the result is the same either way.
         """
-        if os.environ.get("EVALUATION_NO_FORK") or "fork" not in multiprocessing.get_all_start_methods():
+        if os.environ.get("EVALUATION_NO_WORKERS") or (os.cpu_count() or 1) < 2 or not hasattr(self.ds, "path"):
             return
         fd, path = tempfile.mkstemp(prefix=f".{name}-", suffix=".pickle", dir=self.out_dir)
         os.close(fd)
-        proc = multiprocessing.get_context("fork").Process(target=_work, args=(compute, self.ds, args, path),
-                                                           daemon=True)
+        ds = self.ds
+        cutoff = None if ds.cutoff is None else ds.cutoff.isoformat()
+        opened = {"path": str(ds.path), "cutoff": cutoff, "timezone": ds.timezone, "pii": getattr(ds, "pii", "refuse"),
+                  "salt": getattr(ds, "salt", None), "survey_weights": getattr(ds, "survey_weights", "auto")}
+        proc = multiprocessing.get_context("spawn").Process(target=_work, args=(compute, opened, args, path),
+                                                            daemon=True)
         proc.start()
         self._workers[name] = (proc, Path(path))
 
@@ -179,11 +190,13 @@ class Review:
                 proc, path = self._workers.pop(name)
                 proc.join()
                 try:
-                    if proc.exitcode == 0 and path.stat().st_size > 0:
-                        return pickle.loads(path.read_bytes())
+                    got = pickle.loads(path.read_bytes()) if proc.exitcode == 0 and path.stat().st_size else {}
                 finally:
                     path.unlink(missing_ok=True)
-                self.failures.append(f"{name}: the worker process stopped (exit {proc.exitcode}); computed in place")
+                if "result" in got:
+                    return got["result"]
+                why = got.get("error", f"exit {proc.exitcode}")
+                self.failures.append(f"{name}: the worker process could not compute ({why}); computed in place")
             return compute(self.ds, *args)
 
         return self.cached(("fetch", name), collect)
@@ -234,6 +247,14 @@ class Review:
         """``table`` or ``table.column`` as the reader knows it (the column's Chinese label in zh)."""
         from evaluation.dataset import schema  # noqa: PLC0415
 
+        if " in " in need:  # a value no row records: "big_committee_joint in meetings.meeting_type"
+            from evaluation.dataset.values import chinese_label  # noqa: PLC0415
+
+            value, _, where = need.partition(" in ")
+            table, _, column = where.partition(".")
+            if self.lang == "zh":
+                return self.msg("rv_value_in", value=chinese_label(column, value), table=self.table_name(table))
+            return self.msg("rv_value_in", value=value.replace("_", " "), table=self.table_name(table))
         table, _, column = need.partition(".")
         if not column:
             return self.table_name(table)
@@ -347,11 +368,19 @@ class Review:
         return list(self._sections.values())
 
 
-def _work(compute, ds, args, path) -> None:
-    """A worker of :meth:`Review.prefetch`: compute, and leave the pickled result at ``path``."""
-    sys.stdout = sys.stderr = open(os.devnull, "w")  # the parent's notebook streams are not the worker's
+def _work(compute, opened: dict, args, path) -> None:
+    """A worker of :meth:`Review.prefetch`: open the dataset, compute, leave the pickled result at ``path``."""
+    sys.stdout = sys.stderr = open(os.devnull, "w")  # nothing the worker says belongs in the notebook
     warnings.simplefilter("ignore")
-    result = compute(ds, *args)
+    from evaluation.dataset.load import load_dataset  # noqa: PLC0415 - a fresh interpreter
+
+    ds = load_dataset(opened["path"], cutoff=opened["cutoff"], timezone=opened["timezone"], pii=opened["pii"],
+                      salt=opened["salt"])
+    ds.survey_weights = opened["survey_weights"]
+    try:
+        result = {"result": compute(ds, *args)}
+    except Exception as exc:  # the parent computes in place and logs why the worker could not
+        result = {"error": f"{type(exc).__name__}: {exc}"}
     Path(path).write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
 
 

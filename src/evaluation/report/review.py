@@ -40,14 +40,13 @@ from pathlib import Path
 
 from evaluation import catalog, style
 from evaluation.errors import EvaluationError
+from evaluation.io import STALE_AFTER
 from evaluation.report.sections import PAGE_ORDER
 from evaluation.report.text import t
 
 TEMPLATE = "annual_review.ipynb"
 ENGINE_NAME = "evaluation-review"
 KERNEL_NAME = "python3"
-#: staging folders older than this (seconds) belong to a run that was killed
-STALE_AFTER = 6 * 3600
 
 
 class ReviewError(EvaluationError):
@@ -64,6 +63,7 @@ class ReviewOutputs:
     seconds: float
     pdf: Path | None = None
     failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def template_path() -> Path:
@@ -175,10 +175,10 @@ def print_pdf(html_path: Path, pdf_path: Path, timeout: int = 120) -> Path:
 
 
 def clean_stale(out: Path, now: float | None = None) -> list[Path]:
-    """Remove staging folders and ``.part`` files that a killed run left in ``out``."""
+    """Remove the staging folders that a killed run left in ``out`` (older than :data:`evaluation.io.STALE_AFTER`)."""
     now = time.time() if now is None else now
     removed = []
-    for p in list(out.glob(".annual-review-*")) + list(out.glob(".*.part")):
+    for p in out.glob(".annual-review-*"):
         try:
             if now - p.stat().st_mtime > STALE_AFTER:
                 shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink()
@@ -193,7 +193,8 @@ def run_review(data_dir: str | os.PathLike, year: int, lang: str = "en", level: 
                run_time: str | None = None, timeout: int = 600, cutoff: str | None = None,
                control_group: str = "nevertreated", weights: str = "auto", sections=None, force: bool = False,
                pdf: bool = False, pii: str = "refuse", salt_file: str | os.PathLike | None = None,
-               timezone: str | None = None) -> ReviewOutputs:
+               timezone: str | None = None, date_order: str | None = None,
+               value_aliases: str | os.PathLike | None = None) -> ReviewOutputs:
     """Write the annual review of ``year`` in ``lang`` to ``out`` (see the module docstring).
 
     Raises
@@ -236,7 +237,8 @@ def run_review(data_dir: str | os.PathLike, year: int, lang: str = "en", level: 
                   "workbook": str(staging / f"{stem}.xlsx"), "cutoff": cutoff, "control_group": control_group,
                   "weights": weights, "sections": list(sections) if sections else None, "force": bool(force),
                   "pii": pii, "salt_file": None if salt_file is None else str(Path(salt_file).resolve()),
-                  "timezone": timezone,
+                  "timezone": timezone, "date_order": date_order,
+                  "value_aliases": None if value_aliases is None else str(Path(value_aliases).resolve()),
                   "run_time": run_time if run_time is not None else _dt.datetime.now().astimezone().isoformat(
                       timespec="seconds")}
         try:
@@ -256,7 +258,8 @@ def run_review(data_dir: str | os.PathLike, year: int, lang: str = "en", level: 
             raise ReviewError(f"the review would publish personal identifiers ({', '.join(map(str, findings[:3]))}); "
                               f"remove them from the source tables; no report was written")
         log = staging / f"{stem}.log.json"
-        failures = json.loads(log.read_text(encoding="utf-8"))["failures"] if log.is_file() else []
+        logged = json.loads(log.read_text(encoding="utf-8")) if log.is_file() else {}
+        failures, notes = logged.get("failures", []), logged.get("notes", [])
         if log.is_file():
             log.unlink()
         if pdf:
@@ -265,7 +268,7 @@ def run_review(data_dir: str | os.PathLike, year: int, lang: str = "en", level: 
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return ReviewOutputs(out / f"{stem}.html", out / f"{stem}.xlsx", figures, time.monotonic() - started,
-                         out / f"{stem}.pdf" if pdf else None, failures)
+                         out / f"{stem}.pdf" if pdf else None, failures, notes)
 
 
 #: errors raised before any section runs whose message is the user's answer (not a crash)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
+
 from evaluation.assess import check_year, tables_for
 from evaluation.report.context import Review, ReviewOptions
 from evaluation.report.render import first_screen_html, head_html, section_html
@@ -57,7 +59,8 @@ class Session:
         """The workbook of every full table (and the log of sections that could not be computed)."""
         out = write_review_workbook(self.review, self.page_tables(), path)
         log = Path(path).with_suffix(".log.json")
-        log.write_text(json.dumps({"failures": self.review.failures}, ensure_ascii=False, indent=1), encoding="utf-8")
+        log.write_text(json.dumps({"failures": self.review.failures, "notes": getattr(self.review, "notes", [])},
+                                  ensure_ascii=False, indent=1), encoding="utf-8")
         return out
 
 
@@ -65,7 +68,7 @@ def start_review(data_dir: str, year: int, lang: str = "en", level: str = "commu
                  k: int = 5, draws: int = 199, run_time: str = "", cutoff: str | None = None,
                  control_group: str = "nevertreated", weights: str = "auto", sections=None, force: bool = False,
                  pii: str = "refuse", salt_file: str | None = None, timezone: str | None = None,
-                 display: bool = True) -> Session:
+                 date_order: str | None = None, value_aliases: str | None = None, display: bool = True) -> Session:
     """Load and validate the dataset, show the title block, and return the review :class:`Session`.
 
     Validation covers the tables the review reads (:func:`evaluation.assess.tables_for`); with
@@ -79,11 +82,13 @@ def start_review(data_dir: str, year: int, lang: str = "en", level: str = "commu
     options = ReviewOptions(year=year, lang=lang, level=level, k=k, draws=draws, cutoff=cutoff,
                             control_group=control_group, weights=weights,
                             sections=tuple(sections) if sections else None, force=force)
-    ds = load_dataset(data_dir, cutoff=cutoff, timezone=timezone, pii=pii, salt=read_salt(salt_file))
+    ds = load_dataset(data_dir, cutoff=cutoff, timezone=timezone, pii=pii, salt=read_salt(salt_file),
+                      date_order=date_order, value_aliases=value_aliases)
     check_year(ds, options.year)
     report = require_valid(ds, tables_for("review"), force=force)
     rv = Review(ds, options, out_dir)
     rv.validation_errors = 0 if report is None or report.ok else len(report.errors)
+    rv.notes = list(getattr(ds, "warnings", []))
     from evaluation.report.sections import impact  # noqa: PLC0415
 
     impact.start(rv)  # the longest section runs on a second core while the others are computed
@@ -91,7 +96,11 @@ def start_review(data_dir: str, year: int, lang: str = "en", level: str = "commu
     meta = t("rv_meta", lang, district=rv.district_name, year=options.year,
              cutoff=t("rv_no_cutoff", lang) if cutoff_ts is None else f"{cutoff_ts:%Y-%m-%d %H:%M}")
     if run_time:
-        meta += " · " + t("rv_run_time", lang, time=run_time)
+        try:
+            shown = pd.Timestamp(run_time).strftime("%Y-%m-%d %H:%M")
+        except ValueError:
+            shown = run_time
+        meta += " · " + t("rv_run_time", lang, time=shown)
     forced = t("rv_forced", lang, n=f"{rv.validation_errors:,}") if rv.validation_errors else ""
     session = Session(rv, display)
     session._show(head_html(t("rv_title", lang, district=rv.district_name, year=options.year), meta, lang,

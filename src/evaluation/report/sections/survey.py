@@ -16,11 +16,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from evaluation.errors import DataError, MissingInputError
 from evaluation.report.context import NotAssessable, Review
 from evaluation.report.model import Section
 from evaluation.report.sections.targets import survey_differences
 from evaluation.report.text import fmt_estimate, missing
-from evaluation.survey import OUTCOME_INDICATORS
 
 #: the bounds of the 1-5 answer scale
 SCALE = (1.0, 5.0)
@@ -45,7 +45,7 @@ def build(rv: Review, sec: Section) -> None:
     waves = set(pd.to_numeric(rv.ds["survey"]["wave"], errors="coerce").dropna().astype(int))
     if rv.year not in waves:
         raise NotAssessable("rv_no_wave", year=rv.year)
-    if not set(OUTCOME_INDICATORS) & {"out.resident_satisfaction"} or "sat_overall" not in rv.ds["survey"].columns:
+    if "sat_overall" not in rv.ds["survey"].columns:
         raise NotAssessable("rv_reason_column_not_recorded", what=rv.need_name("survey.sat_overall"))
     sec.question = rv.msg("rv_q_survey", year=rv.year)
     cur = rv.survey(rv.year, "district").table
@@ -134,7 +134,13 @@ def _communities(rv: Review, sec: Section) -> None:
     """Fay-Herriot estimates by community: the highest and lowest on the page, all in the workbook."""
     from evaluation.survey.outcomes import community_small_area  # noqa: PLC0415
 
-    fh = rv.cached(("fh", rv.year), lambda: community_small_area(rv.ds, rv.year, calibrate=rv.calibrated)).table
+    try:
+        fh = rv.cached(("fh", rv.year), lambda: community_small_area(rv.ds, rv.year, calibrate=rv.calibrated)).table
+    except (DataError, MissingInputError, ValueError, np.linalg.LinAlgError) as exc:
+        # too few communities with respondents to fit the model: no community figures on the page
+        rv.failures.append(f"survey small-area estimates: {type(exc).__name__}: {exc}")
+        sec.caveats.append(rv.msg("rv_c_no_small_area"))
+        return
     n = pd.to_numeric(fh["n"], errors="coerce").fillna(0)
     few = (n > 0) & (n < rv.k)
     basis = np.where(n.eq(0), "rv_basis_model_no_answers",

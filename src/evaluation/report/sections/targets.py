@@ -189,7 +189,9 @@ def _by_unit(rv: Review, sec: Section) -> None:
     if by.empty:
         return
     people = by["indicator"].map(lambda i: _pillar(i) in ("service", "outcome"))
-    protected = pd.concat([rv.protect(by[people]), by[~people].assign(suppressed="")], ignore_index=True)
+    # registry rows count units (compounds, periods), not people: their n is not a case count
+    registry = by[~people].assign(suppressed="", n=float("nan"))
+    protected = pd.concat([rv.protect(by[people]), registry], ignore_index=True)
     frame = pd.DataFrame({
         "rv_col_code": protected["indicator"], "rv_col_indicator": protected["indicator"].map(rv.label),
         "rv_col_unit_code": protected["unit_id"], "rv_col_unit": protected["unit_id"].map(rv.unit_name),

@@ -7,7 +7,7 @@ YEAR   ?= 2021
 LANG_  ?= en
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
-.PHONY: install sysdeps review test docs lab data notebooks bench clean
+.PHONY: install sysdeps review test lint docs lab data notebooks bench clean
 
 # System packages: a CJK font for Chinese figure labels and Chromium for the report's browser test.
 # Installed with apt-get when running as root on Debian/Ubuntu; elsewhere a note says what to install.
@@ -36,8 +36,12 @@ sysdeps:
 review: $(STAMP) sysdeps
 	$(BIN)/evaluation review data/zhangwan-synthetic --year $(YEAR) --lang $(LANG_) --out reports/
 
-test: $(STAMP) sysdeps docs
+test: $(STAMP) sysdeps lint docs
 	DOCS_HTML=docs/_build/html $(BIN)/python -m pytest $(NBVAL) --durations=15 tests notebooks
+
+# Style and docstrings (pyproject.toml [tool.ruff]): part of `make test`.
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks docs/_ext
 
 # The documentation site, offline, every warning an error (tests/test_docs.py checks the result).
 docs: $(STAMP)

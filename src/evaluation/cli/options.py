@@ -20,7 +20,15 @@ TABLE_FORMATS = (".csv", ".parquet", ".xlsx")
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Help texts that show each option's default and keep the description's line breaks."""
+    """Help texts that show each option's default and keep the description's line breaks.
+
+    A help text that already says its default in words ("default: the declared one") keeps its
+    words, without argparse's ``(default: None)`` after them.
+    """
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        return text if "default" in text.lower() else super()._get_help_string(action)
 
 
 def add_command(sub, name: str, help: str, description: str, run) -> argparse.ArgumentParser:

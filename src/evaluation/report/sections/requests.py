@@ -142,7 +142,7 @@ def _streets(rv: Review, sec: Section) -> None:
     d = district[district["indicator"].eq("svc.median_resolution_hours") & district["period"].eq(str(rv.year))]
     if len(d):
         ax.axvline(float(d["value"].iloc[0]), color="0.5", ls="--", lw=1, label=rv.msg("rv_district_value"))
-        ax.legend(loc="lower right", fontsize=8, frameon=False)
+        ax.legend(loc="best", fontsize=8, frameon=False)
     ax.set_xlabel(rv.msg("rv_axis_hours"))
     ax.set_title(rv.msg("rv_fig_requests_street", year=rv.year))
     fig.tight_layout()

@@ -18,6 +18,7 @@ import pandas as pd
 from evaluation.dataset import schema
 from evaluation.errors import OptionError
 from evaluation.io import atomic_path, write_table
+from evaluation.synth import hotline as ht
 from evaluation.synth import registry as reg
 from evaluation.synth import requests as rq
 from evaluation.synth import survey as sv
@@ -29,7 +30,9 @@ TIMEZONE = schema.DEFAULT_TZ
 
 #: child seeds, one per component, so that changing one part leaves the others unchanged
 COMPONENTS = ("units", "milestones", "buildings", "orgs", "members", "roster", "meetings", "staffing",
-              "postings", "volunteers", "facilities", "requests", "survey")
+              "postings", "volunteers", "facilities", "requests", "survey", "events")
+#: salt of the synthetic caller keys (the clear identifiers they hash exist only inside the generator)
+CALLER_SALT = "zhangwan-synthetic-callers-{seed}"
 
 
 def _cast(df: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -108,8 +111,9 @@ def generate_district(seed: int = DEFAULT_SEED, years=DEFAULT_YEARS,
     volunteers, hours = reg.make_volunteers(rngs["volunteers"], fig, years, comm, villages)
     facilities = reg.make_facilities(rngs["facilities"], fig, comm, villages, compounds, facts)
     funding = reg.make_funding(fig, years, comm, villages)
-    requests, potential = rq.make_requests(rngs["requests"], years, requests_per_year, compounds,
-                                           facts["red_date"], cutoff, TIMEZONE)
+    requests, potential, plants = rq.make_requests(rngs["requests"], years, requests_per_year, compounds, buildings,
+                                                   facts["red_date"], cutoff, TIMEZONE, CALLER_SALT.format(seed=seed))
+    events, event_facts = ht.make_events(rngs["events"], requests, potential, cutoff)
     survey, codebook, population, survey_truth = sv.make_survey(
         rngs["survey"], years, compounds, facts["red_date"], {"district": "ZW"})
 
@@ -117,7 +121,7 @@ def generate_district(seed: int = DEFAULT_SEED, years=DEFAULT_YEARS,
         "units": units, "compounds": compounds, "compound_milestones": milestones, "buildings": buildings,
         "party_orgs": orgs, "party_members": members, "duty_roster": roster, "meetings": meetings,
         "staffing": staffing, "postings": postings, "volunteers": volunteers, "volunteer_hours": hours,
-        "facilities": facilities, "funding": funding, "requests": requests, "population": population,
+        "facilities": facilities, "funding": funding, "requests": requests, "events": events, "population": population,
         "survey": survey, "survey_codebook": codebook,
     }
     tables = {k: _cast(v, k) for k, v in tables.items()}
@@ -147,16 +151,24 @@ def generate_district(seed: int = DEFAULT_SEED, years=DEFAULT_YEARS,
                 "compound_quarter": rq.realised_att(potential, "Q", f"{years[0]}-01-01"),
                 "compound_month_including_adopters_before_first_year": rq.realised_att(potential, "M"),
                 "survey_sat_overall_compound_wave": survey_truth.pop("realised_att_sat_overall_compound_wave"),
+                "compound_quarter_panel_scale": ht.panel_scale_att(requests, potential, cutoff, "Q"),
+                "compound_month_panel_scale": ht.panel_scale_att(requests, potential, cutoff, "M"),
             },
+            "effect_is_permanent": "the planted effect lasts from adoption to the end of the data: it does not end "
+                                   "when an owners committee dissolves (compound_milestones.ended)",
         },
         "requests": {
             "median_untreated_hours_by_category": {k: v[1] for k, v in rq.CATEGORIES.items()},
             "street_speed_multiplier": rq.STREET_SPEED,
             "log_hours_sd": rq.SIGMA_LOG_HOURS,
-            "never_resolved_share": rq.NEVER_RESOLVED,
+            "never_resolved_share_by_category": rq.NEVER_RESOLVED_BY_CATEGORY,
+            "never_resolved_share": round(float(potential["never_resolved"].mean()), 6),  # realised, all requests
             "not_reached_share": rq.NOT_REACHED,
             "epidemic_additive_hours": {"from": rq.EPIDEMIC[0], "to": rq.EPIDEMIC[1], "hours": rq.EPIDEMIC[2]},
+            "rating_latent_shift_by_street": rq.STREET_RATING,
+            "rating_latent_shift_by_category": rq.CATEGORY_RATING,
         },
+        "hotline": _hotline_truth(requests, potential, plants, event_facts, years),
         "rules": {
             "weekday_duty_probability_by_street_and_year": {s: dict(zip(map(str, years), v)) for s, v in reg.DUTY_BY_STREET.items()},
             "weekday_duty_realised_share_by_community": {k: round(v, 6) for k, v in sorted(duty_truth.items())},
@@ -172,6 +184,62 @@ def generate_district(seed: int = DEFAULT_SEED, years=DEFAULT_YEARS,
     }
     meta = {"cutoff": cutoff.isoformat(), "timezone": TIMEZONE, "seed": seed, "synthetic": True}
     return tables, truth, meta
+
+
+def _hotline_truth(requests: pd.DataFrame, potential: pd.DataFrame, plants: dict, event_facts: dict,
+                   years: list[int]) -> dict:
+    """``truth.json`` ``hotline``: what the hotline analytics (:mod:`evaluation.hotline`) should recover."""
+    return {
+        "description": "Plants of the hotline analytics; see the README of the dataset.",
+        "volume": {
+            "compound_type_intensity": rq.COMPOUND_TYPE_INTENSITY,
+            "compound_frailty_cv": rq.COMPOUND_FRAILTY_CV,
+            "hot_spots": plants["hot_spots"],
+            "hot_spot_note": "realised_rate_ratio = excess x frailty: the compound's request intensity relative to "
+                             "an average compound of its households, type and street (the frailty of ordinary "
+                             "compounds averages 1)",
+            "requests_at_community_level_share": rq.AT_COMMUNITY,
+        },
+        "category_mix": {
+            "base_shares": {k: v[0] for k, v in rq.CATEGORIES.items()},
+            "tilt_by_street": rq.CATEGORY_TILT_BY_STREET,
+            "shares_by_street": {s: dict(zip(rq.CATEGORIES, map(lambda x: round(float(x), 6), rq.category_mix(s))))
+                                 for s in rq.CATEGORY_TILT_BY_STREET},
+            "seasonality_amplitude_peak_month": {k: list(v) for k, v in rq.SEASONALITY.items()},
+        },
+        "targeted": rq.TARGETED,
+        "rates": {
+            "never_resolved_share_by_category": rq.NEVER_RESOLVED_BY_CATEGORY,
+            "street_effect_on_resolution_rate": 0.0,
+            "no_response_share_by_channel": rq.NO_RESPONSE_BY_CHANNEL,
+            "response_hours_exponential_mean_by_street": rq.RESPONSE_MEAN_HOURS_BY_STREET,
+        },
+        "cycle": {
+            "grid_worker_share_by_street": rq.GRID_SHARE_BY_STREET,
+            "grid_worker_share_note": "the share among requests raised first; follow-ups come from residents only, "
+                                      "so among all requests the expected share is g / (g + (1 - g) / (1 - f)), "
+                                      "f the street's follow-up probability (proactive_share_expected_by_street)",
+            "proactive_share_expected_by_street": {
+                s: round(g / (g + (1 - g) / (1 - rq.FOLLOW_UP_BY_STREET[s])), 6) for s, g in rq.GRID_SHARE_BY_STREET.items()},
+            "app_live_range_by_street": {k: list(v) for k, v in rq.APP_LIVE_BY_STREET.items()},
+            "app_live_by_community": plants["app_live_by_community"],
+            "affair_class_unrecorded_share_by_year": {str(k): v for k, v in rq.UNGRADED_BY_YEAR.items()},
+            "not_reached_share_of_closed": rq.NOT_REACHED,
+        },
+        "repeats": {
+            "follow_up_probability_by_street": rq.FOLLOW_UP_BY_STREET,
+            "follow_up_hours": list(rq.FOLLOW_UP_HOURS),
+            "caller_gap_days": rq.CALLER_GAP_DAYS,
+            "rule": "a follow-up comes from the same caller (requests.caller_key), about the same compound, building "
+                    "and category; grid-worker requests have no caller",
+            "realised_follow_up_share": ht.repeat_truth(potential),
+        },
+        "deadlines": {
+            "table": ht.default_deadlines(),
+            "realised_on_time_share_by_street_and_year": ht.on_time_truth(requests, potential, years),
+        },
+        "events": event_facts,
+    }
 
 
 def _sha256(path: Path) -> str:
@@ -252,9 +320,55 @@ right-censored.
   treated compound-periods) and `satisfaction_rate` (satisfied + 0.9 x basically satisfied over rated requests);
   `survey_sat_overall_compound_wave` is the effect on the mean `sat_overall` (1-5) of treated compound-waves.
   Adoption is selective (commercial and work-unit compounds, two streets adopt more): a naive comparison is biased.
+  - `compound_quarter` (and `compound_month`) count **only the requests raised on or after the adoption date**,
+    and include 2021Q4. A quarterly difference-in-differences estimates something slightly different: its
+    panel's mean over a compound-quarter mixes the requests raised before the adoption date in the adoption
+    quarter (no effect) with those after, and its window ends at 2021Q3 (2021Q4 lacks 90 days of follow-up).
+    So `compound_quarter.mean_resolution_hours` is about 1 hour further from zero than the effect a quarterly
+    estimator targets.
+  - `compound_quarter_panel_scale` (and `compound_month_panel_scale`) is that target: over the compound-periods
+    a staggered difference-in-differences averages (a balanced panel of the follow-up window, cohorts adopting
+    after its first period, from their adoption period on), the effect on the period's mean resolution hours
+    over **all** its resolved requests and on its satisfaction rate over all its rated requests, from both
+    potential outcomes, averaged with equal weight (`benchmarks/impact_simulation.py::panel_scale_truth`
+    rebuilds the hours figure from the log and agrees).
+  - The planted effect is permanent: it does **not** end when an owners committee dissolves
+    (`compound_milestones.ended`); `effect_is_permanent` says so. An estimator that switches treatment off
+    when the committee dissolves estimates another quantity.
 - `rules`: the weekday-duty probabilities and realised shares, meeting compliance and six-haves probabilities by
   street: the article's rules are met imperfectly and unevenly.
 - `survey.population_means[item][wave][unit_id]`: finite-population means of every survey item for the district
   (`ZW`), each street and each community, over all adults of the synthetic population.
-- `requests`: the untreated resolution-time model.
+- `requests`: the untreated resolution-time model; the share never resolved by category, the rating's shifts by
+  street and category.
+- `hotline`: the plants of the hotline analytics (`evaluation.hotline`, notebook 07):
+  - `volume`: a compound's request intensity is households x `compound_type_intensity` x a gamma frailty
+    (`compound_frailty_cv` 0.15) x, for six **hot-spot compounds**, a planted `excess` (1.6 to 3.0);
+    `realised_rate_ratio` (excess x the compound's frailty) is its intensity relative to an average compound
+    of its households, type and street, what the observed / expected ratio estimates.
+  - `category_mix`: the category shares by street (`tilt_by_street`: Hongwei has more public-facility and
+    neighbour matters, Huaguo more parking) and by month (`seasonality_amplitude_peak_month`).
+  - `targeted`: **parking_traffic** requests fall to `volume_factor` 0.70 of their seasonal level from the
+    campaign start 2021-04-01 (每月一题).
+  - `rates`: the share never resolved depends on the category only (`street_effect_on_resolution_rate` 0): the
+    resolution rate's raw ranking penalises Hongwei for its harder mix, a standardised one does not; the
+    share without a response depends on the channel; response times (exponential) on the street.
+  - `cycle`: the grid-worker (proactive) share by street (among first requests; `proactive_share_expected_by_street`
+    among all requests), the smart-community app going live community by community (`app_live_by_community`;
+    before it would-be app requests come by hotline), affair classes left unrecorded (12 %, 5 %, 2 % in
+    2019-2021), ratings not reached (8 % of closed requests).
+  - `repeats`: each request a resident raises is followed by another from the same caller about the same
+    matter (compound, building, category) with probability `follow_up_probability_by_street` (8 % to 15 %),
+    1 to 156 hours later; a caller's independent matters are at least 30 days apart, so "the same caller
+    within 7 days" finds exactly the follow-ups (`realised_follow_up_share`). Grid-worker requests have no
+    caller. `requests.caller_key` is a salted SHA-256 of a synthetic resident id, written in the letters a-p
+    (so that no key can look like a phone number); no clear identifier exists anywhere in the data.
+    `requests.building_id` is the building, chosen in proportion to its households.
+  - `deadlines`: the default deadline table of the catalogue (`svc.on_time_share`) and the **realised** shares
+    resolved and responded to within each request's own deadline, by street and year (and by month), computed
+    from the true times of every request (also those still open at the cut-off; never resolved: late) with
+    working time of the official calendar computed independently of the package's estimator.
+  - `events`: the optional `events` table (dispatch from 2021 on): send-back probability by street, transfer
+    probability by category, the whistle share of major matters and the exponential mean hours from a whistle
+    to the department's report by street (`report_hours_median_by_street`: its median).
 """

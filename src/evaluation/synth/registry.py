@@ -29,7 +29,7 @@ class Figures:
 
     @classmethod
     def load(cls) -> Figures:
-
+        """The published figures of the article (``resources/published_figures.csv``)."""
         path = files("evaluation") / "resources" / "published_figures.csv"
         with path.open(encoding="utf-8") as fh:
             df = pd.read_csv(fh, dtype=str)
@@ -45,6 +45,7 @@ class Figures:
         return int(round(self.values[key]))
 
     def share(self, key: str) -> float:
+        """A published figure that is a share (not rounded)."""
         return float(self.values[key])
 
 
@@ -486,7 +487,9 @@ def make_duty_roster(rng: np.random.Generator, years: list[int], communities: pd
         d_rep = np.repeat(days[on], k)
         ps = np.repeat(pool_size[on], k)
         m = mids[(rng.random(len(d_rep)) * ps).astype(int)]
-        rows_d.append(d_rep); rows_c.append(np.full(len(d_rep), c.unit_id, dtype=object)); rows_m.append(m)
+        rows_d.append(d_rep)
+        rows_c.append(np.full(len(d_rep), c.unit_id, dtype=object))
+        rows_m.append(m)
         rows_h.append(np.where(rng.random(len(d_rep)) < 0.85, 8.0, 4.0))
     df = pd.DataFrame({"date": np.concatenate(rows_d), "community_id": np.concatenate(rows_c),
                        "member_id": np.concatenate(rows_m), "hours": np.concatenate(rows_h)})
@@ -574,9 +577,11 @@ def make_staffing(rng: np.random.Generator, fig: Figures, years: list[int], comm
         while diff != 0:  # restore the exact total after capping
             j = i % len(hired)
             if diff > 0 and hired[j] < quota[j]:
-                hired[j] += 1; diff -= 1
+                hired[j] += 1
+                diff -= 1
             elif diff < 0 and hired[j] > 0:
-                hired[j] -= 1; diff += 1
+                hired[j] -= 1
+                diff += 1
             i += 1
         reserves = split_total(rng, r_tot, np.ones(len(pop)))
         for c, q, h, r in zip(communities["unit_id"], quota, hired, reserves):

@@ -17,6 +17,12 @@ All four come from the one grouped pass of :mod:`evaluation.requests` (the same 
 every ``svc.*`` indicator). Shares carry the Jeffreys interval of the propensity
 (:func:`evaluation.hotline.common.jeffreys_interval`); the count of live channels carries none. A
 column the log does not record gives a missing value flagged ``not_recorded``, never 0.
+
+The Jeffreys interval takes every request as its own trial. Requests that follow one another (a
+resident's repeated calls about one matter, :mod:`evaluation.hotline.repeats`) are not independent,
+so for a share that differs between first requests and follow-ups (the proactive share: grid
+workers do not call again) the interval is somewhat too narrow; ``benchmarks/hotline_simulation.py``
+measures by how much.
 """
 
 from __future__ import annotations

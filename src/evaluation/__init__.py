@@ -42,9 +42,12 @@ API = {
     # the resident survey
     "SurveyData": "evaluation.survey", "SurveyDesign": "evaluation.survey", "survey_indicators": "evaluation.survey",
     "survey_wave": "evaluation.survey", "rake": "evaluation.survey", "fay_herriot": "evaluation.survey",
+    "calibrate": "evaluation.survey", "as_replicate": "evaluation.survey", "svyglm": "evaluation.survey",
+    "svyolr": "evaluation.survey",
     # index and impact
     "governance_index": "evaluation.index", "IndexSpec": "evaluation.index",
     "staggered_did": "evaluation.impact", "red_property_impact": "evaluation.impact",
+    "DidOptions": "evaluation.impact", "red_property_robustness": "evaluation.impact",
     # the review
     "run_review": "evaluation.report",
     # errors

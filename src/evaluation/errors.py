@@ -5,15 +5,15 @@ option) is an :class:`EvaluationError`. The command line prints such an error as
 stderr and exits with :data:`EXIT_USER`; anything else is a bug in the package, printed as
 ``internal error: ...`` with :data:`EXIT_INTERNAL` (``--debug`` shows the traceback).
 
-=========================  ======================================================================
-:class:`DataError`         a value, row, column or table of the user's data is wrong; carries the
-                           file, table, file row, column, value and a hint
-:class:`LoadError`         a file cannot be read as a table (format, encoding, layout)
-:class:`MissingInputError` a table, column or file the computation needs is absent
-:class:`PersonalDataError` a column holds personal identifiers and the user did not ask to hash them
-:class:`OptionError`       an argument or option is out of range or inconsistent
-:class:`ValidationFailed`  the data failed validation; nothing is computed or published
-=========================  ======================================================================
+===========================  ======================================================================
+:class:`DataError`           a value, row, column or table of the user's data is wrong; carries the
+                             file, table, file row, column, value and a hint
+:class:`LoadError`           a file cannot be read as a table (format, encoding, layout)
+:class:`MissingInputError`   a table, column or file the computation needs is absent
+:class:`PersonalDataError`   a column holds personal identifiers and the user did not ask to hash them
+:class:`OptionError`         an argument or option is out of range or inconsistent
+:class:`ValidationFailed`    the data failed validation; nothing is computed or published
+===========================  ======================================================================
 
 The classes derive from :class:`ValueError` (and :class:`KeyError` for missing inputs, so that a
 :class:`~evaluation.dataset.Dataset` is a proper mapping) so that code written against the standard

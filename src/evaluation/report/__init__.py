@@ -15,17 +15,8 @@
 
 from __future__ import annotations
 
-from importlib import import_module
+from evaluation.report.context import Review, ReviewOptions
+from evaluation.report.review import ReviewError, ReviewOutputs, run_review, template_path
+from evaluation.report.session import start_review
 
-_API = {"run_review": "evaluation.report.review", "ReviewError": "evaluation.report.review",
-        "ReviewOutputs": "evaluation.report.review", "template_path": "evaluation.report.review",
-        "Review": "evaluation.report.context", "ReviewOptions": "evaluation.report.context",
-        "start_review": "evaluation.report.session"}
-
-__all__ = sorted(_API)
-
-
-def __getattr__(name: str):
-    if name in _API:
-        return getattr(import_module(_API[name]), name)
-    raise AttributeError(f"module 'evaluation.report' has no attribute {name!r}")
+__all__ = ["Review", "ReviewError", "ReviewOptions", "ReviewOutputs", "run_review", "start_review", "template_path"]

@@ -264,7 +264,7 @@ def main() -> None:
                 print(f"  {k:<12} {med[k]:7.2f} s   peak RSS {rss[k]:7,.0f} MB")
             print(f"  cli / (floor + kernel {kernel:.2f} s)       {med['cli'] / (med['floor'] + kernel):.2f}x  (target <= 1.3)")
             print(f"  statsmodels / cli, beyond start-up      {beyond:.2f}x  (target >= 2)")
-            print(f"  cli stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in st.items()))
+            print("  cli stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in st.items()))
             print(f"  agreement: {agreement(out['cli'], out['statsmodels'])}")
         for fmt in formats:
             if (10.0, fmt) in results and (20.0, fmt) in results:

@@ -11,12 +11,18 @@ import pytest
 from statsmodels.duration.survfunc import SurvfuncRight
 
 from evaluation.cli import main
-from evaluation.requests import (Engine, QualityPolicy, RequestSettings, life_table, load_requests, quality_summary,
-                                 request_indicators)
-
-WORKING = RequestSettings(time="working")
+from evaluation.requests import (
+    Engine,
+    QualityPolicy,
+    RequestSettings,
+    life_table,
+    load_requests,
+    quality_summary,
+    request_indicators,
+)
 from evaluation.requests.simulate import simulate_request_log
 
+WORKING = RequestSettings(time="working")
 TZ = "Asia/Shanghai"
 
 

@@ -56,10 +56,15 @@ class Suppression:
 
     @property
     def n_primary(self) -> int:
+        """The number of cells suppressed because they rest on fewer than ``k`` (primary suppression)."""
         return int((self.mask.to_numpy() == "primary").sum())
 
     @property
     def n_secondary(self) -> int:
+        """The number of cells at or above ``k`` suppressed only so that no total gives a small cell away.
+
+        These are the complementary (secondary) suppressions; ``n_primary + n_secondary`` cells show the mark.
+        """
         return int((self.mask.to_numpy() == "secondary").sum())
 
 

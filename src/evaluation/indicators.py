@@ -39,8 +39,10 @@ def registry_provider(ds: Mapping[str, pd.DataFrame], year: int, level: str):
 
 
 def survey_provider(ds: Mapping[str, pd.DataFrame], year: int, level: str):
-    """Survey outcomes (``out.*``) of the wave ``year`` via :func:`evaluation.survey.survey_indicators`;
-    ``None`` when the dataset has no survey rows for that wave.
+    """Survey outcomes (``out.*``) of the wave ``year``.
+
+    Computed by :func:`evaluation.survey.survey_indicators`; ``None`` when the dataset has no survey
+    rows for that wave or its survey does not ask the outcome items.
     """
     if "survey" not in ds or not pd.to_numeric(ds["survey"]["wave"], errors="coerce").eq(year).any():
         return None

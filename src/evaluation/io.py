@@ -94,9 +94,9 @@ def _csv_ready(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_table(df: pd.DataFrame, path: str | os.PathLike[str], sheet_name: str = "data") -> Path:
-    """Write ``df`` to CSV (UTF-8), Parquet or XLSX by extension, atomically.
+    r"""Write ``df`` to CSV (UTF-8), Parquet or XLSX by extension, atomically.
 
-    CSV files are written without index, with ``\\n`` line endings and ISO 8601 times, so the same
+    CSV files are written without index, with ``\n`` line endings and ISO 8601 times, so the same
     table always gives the same bytes.
     """
     target = Path(path)

@@ -114,6 +114,7 @@ class Summary(str):
 
     def __new__(cls, title: str, lines: Iterable[str] = (), notes: Iterable[str] = (),
                 table: pd.DataFrame | None = None):
+        """The text: ``title`` underlined, the ``lines``, the ``table`` without index, one ``Note:`` line per note."""
         lines, notes = list(lines), list(notes)
         parts = [title, "=" * len(title), *lines]
         if table is not None and len(table):

@@ -21,8 +21,9 @@ KEYS = ["indicator", "level", "unit_id"]
 
 
 def resolve_targets(indicators, year: int | None = None, targets: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Target, comparator and source of each indicator id: the ``targets`` table's row for
-    ``year`` when there is one, else the catalogue default, else none.
+    """Target, comparator and source of each indicator id.
+
+    The ``targets`` table's row for ``year`` when there is one, else the catalogue default, else none.
     """
     rows = []
     override = {}
@@ -84,6 +85,7 @@ class Scorecard(IndicatorResult):
         return self.table["status"].value_counts().reindex(list(STATUSES), fill_value=0)
 
     def summary_lines(self) -> list[str]:
+        """One line: the number of rows with each status (met, not met, no target, missing), in ``lang``."""
         c = self.counts()
         return [", ".join(f"{catalog.message(k, self.lang)}: {int(c[k])}" for k in STATUSES)]
 

@@ -81,9 +81,11 @@ class Indicator:
 
     @property
     def is_pattern(self) -> bool:
+        """Whether the id ends in ``.*``: an entry that stands for every id with its prefix (``imp.*``)."""
         return self.id.endswith(".*")
 
     def label(self, lang: str = "en") -> str:
+        """The indicator's name in ``lang`` (``"en"`` or ``"zh"``); an unknown language is an ``OptionError``."""
         return self.name_zh if _lang(lang) == "zh" else self.name_en
 
 

@@ -94,6 +94,11 @@ class Field:
     unique: bool = False
 
     def frictionless(self) -> dict[str, Any]:
+        """The column as a Frictionless Table Schema field descriptor.
+
+        Returns a dict with ``name``, ``type``, ``title`` (the Chinese label), the description if
+        any, and ``constraints`` (required, unique, enum, minimum, maximum) when the column has any.
+        """
         out: dict[str, Any] = {"name": self.name, "type": self.type, "title": self.label_zh}
         if self.description:
             out["description"] = self.description
@@ -142,15 +147,23 @@ class TableSchema:
 
     @property
     def columns(self) -> list[str]:
+        """The names of the table's declared columns, in schema order."""
         return [f.name for f in self.fields]
 
     def field(self, name: str) -> Field:
+        """The declared column called ``name``; ``KeyError`` when the table has no such column."""
         for f in self.fields:
             if f.name == name:
                 return f
         raise KeyError(f"table {self.name!r} has no column {name!r}")
 
     def frictionless(self) -> dict[str, Any]:
+        """The table as a Frictionless Table Schema descriptor.
+
+        Returns a dict with ``fields`` (one descriptor per column, see :meth:`Field.frictionless`) and,
+        when declared, ``primaryKey`` and ``foreignKeys``; an empty cell is the only missing value
+        (``missingValues: [""]``).
+        """
         out: dict[str, Any] = {"fields": [f.frictionless() for f in self.fields]}
         if self.primary_key:
             out["primaryKey"] = list(self.primary_key)

@@ -82,8 +82,10 @@ class RegistryIndicators(IndicatorResult):
         return build_scorecard(self.table, prev, targets, year, lang)
 
     def plot(self, *, ax=None, indicator: str | None = None, level: str | None = None, lang: str = "en"):
-        """Horizontal bars of ``indicator`` (default: the first) by unit at ``level``, with the
-        catalogue target as a line; returns the Axes.
+        """Horizontal bars of ``indicator`` by unit at ``level``; returns the Axes.
+
+        ``indicator`` defaults to the table's first, ``level`` to the first of community, street
+        and compound at which the table has it (else district); the catalogue target is a dashed line.
         """
         if indicator is None:
             indicator = str(self.table["indicator"].iloc[0])

@@ -42,8 +42,10 @@ def _ns(s) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Spells:
-    """Spells of an arrangement: base unit (row of ``UnitTree.lineage``, -1 unknown), start and
-    end (int64 ns, end exclusive) and weight.
+    """Spells of an arrangement, one array entry per spell.
+
+    Base unit (row of ``UnitTree.lineage``, -1 unknown), start and end (int64 ns, end exclusive)
+    and weight.
     """
 
     unit: np.ndarray
@@ -122,6 +124,16 @@ class _Static:
         ok = t >= 0
         col = np.bincount(t[ok], weights=w[ok], minlength=n_rows)
         return np.repeat(col[:, None], n_dates, axis=1)
+
+
+def _counts_at(x: _Spells | _Static, rows: np.ndarray, n_rows: int, dates_ns: np.ndarray) -> np.ndarray:
+    """Count ``x`` per output row at each date: array ``(n_rows, n_dates)``.
+
+    Spells are counted where in force (:func:`_step_counts`), a static count is the same at every date.
+    """
+    if isinstance(x, _Spells):
+        return _step_counts(x, rows, n_rows, dates_ns)
+    return x.counts(rows, n_rows, len(dates_ns))
 
 
 @dataclass(frozen=True)
@@ -367,16 +379,10 @@ def coverage_over_time(ds: Mapping[str, pd.DataFrame], indicators: Iterable[str]
             # base unit (lineage row) -> output row of its unit at this level; base units above
             # the level (district-only counts asked at street level) are not spread down
             rows = pd.Index(units).get_indexer(tree.lineage[lv].astype("object").to_numpy())
-
-            def count(x):
-                if isinstance(x, _Spells):
-                    return _step_counts(x, rows, len(units), dates_ns)
-                return x.counts(rows, len(units), n_dates)
-
-            num = count(dc.num)
-            den = count(dc.den)
-            n = den if dc.n is None else count(dc.n)
             k = len(units)
+            num = _counts_at(dc.num, rows, k, dates_ns)
+            den = _counts_at(dc.den, rows, k, dates_ns)
+            n = den if dc.n is None else _counts_at(dc.n, rows, k, dates_ns)
             frames.append(pd.DataFrame({
                 "indicator": dc.indicator, "level": lv,
                 "unit_id": np.tile(units.to_numpy(dtype=object), n_dates),

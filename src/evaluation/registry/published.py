@@ -218,6 +218,7 @@ class Reconciliation(IndicatorResult):
                 f"{int((t['kind'] == 'none').sum())} without a counterpart in the data model.")
 
     def summary_lines(self) -> list[str]:
+        """The summary's one line: :meth:`sentence` (figures, those with a counterpart, agreements, rules)."""
         return [self.sentence()]
 
     def summary(self) -> str:

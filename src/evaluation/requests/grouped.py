@@ -27,7 +27,15 @@ from evaluation.periods import period_edges
 from evaluation.requests.durations import NS_PER_DAY, NS_PER_SECOND, working_clock
 from evaluation.requests.log import RequestLog
 from evaluation.requests.partitioned import Parts, read_part, scheduler
-from evaluation.requests.quality import FIRST_PLAUSIBLE_YEAR, FLAG_BITS, NAT, QualityPolicy, _local_ns, _to_ns, _tz_offset
+from evaluation.requests.quality import (
+    FIRST_PLAUSIBLE_YEAR,
+    FLAG_BITS,
+    NAT,
+    QualityPolicy,
+    _local_ns,
+    _to_ns,
+    _tz_offset,
+)
 
 MISSING_LABEL = "(missing)"
 
@@ -280,8 +288,9 @@ _RATING_CODE = {"satisfied": 1, "basically_satisfied": 2, "dissatisfied": 3, "no
 
 
 def _rating_codes(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Rating as ``(raw, lut)``: the code of row ``i`` is ``lut[raw[i]]`` (-1 takes the last entry),
-    0 none/other, 1 satisfied, 2 basically satisfied, 3 dissatisfied, 4 not reached.
+    """Rating as ``(raw, lut)``: the code of row ``i`` is ``lut[raw[i]]`` (-1 takes the last entry).
+
+    Codes: 0 none/other, 1 satisfied, 2 basically satisfied, 3 dissatisfied, 4 not reached.
     """
     if isinstance(s.dtype, pd.CategoricalDtype):
         lut = np.array([_RATING_CODE.get(str(c), 0) for c in s.cat.categories] + [0], dtype=np.uint8)

@@ -56,8 +56,14 @@ import pandas as pd
 
 from evaluation.dataset.units import UnitTree
 from evaluation.errors import DataError, OptionError
-from evaluation.requests.definitions import (DEFAULT_SLA_HOURS, DEFAULT_WEIGHTS, MIN_REQUESTS, RATING_SCORE,
-                                             UNIT_LEVELS, satisfaction_text)
+from evaluation.requests.definitions import (
+    DEFAULT_SLA_HOURS,
+    DEFAULT_WEIGHTS,
+    MIN_REQUESTS,
+    RATING_SCORE,
+    UNIT_LEVELS,
+    satisfaction_text,
+)
 from evaluation.requests.grouped import DEFAULT_CHUNK_ROWS, GroupedTables, _check_by, _grouped_pass, _make_spec
 from evaluation.requests.log import RequestLog, Stopwatch
 from evaluation.requests.quality import FLAG_BITS, FLAG_MEANING, QualityPolicy, _quality_from_counts
@@ -382,7 +388,7 @@ class _Blocks:
         out = {}
         for name in names:
             values = [self.base[name] if name in self.base else b.get(name, np.nan) for b in self.blocks]
-            text = any(isinstance(v, str) or getattr(v, "dtype", None) == object for v in values)
+            text = any(isinstance(v, str) or getattr(v, "dtype", None) == np.dtype(object) for v in values)
             parts = [np.broadcast_to(np.asarray(v, dtype=object if text else float), (self.n,)) for v in values]
             column = np.concatenate(parts) if parts else np.zeros(0, dtype=object if text else float)
             out[name] = pd.array(column, dtype="str") if text else column
@@ -434,8 +440,9 @@ def _backlog_rows(parts: GroupedTables, counts: pd.DataFrame, by, level, spec) -
 
 
 def _positions(sorted_keys: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Index of each value in ``sorted_keys`` (every value is one of them): a look-up table when
-    the keys are small integers, else a binary search.
+    """Index of each value in ``sorted_keys`` (every value is one of them).
+
+    A look-up table when the keys are small integers, else a binary search.
     """
     if len(sorted_keys) and 0 <= sorted_keys[0] and sorted_keys[-1] < 50_000_000:
         lut = np.zeros(int(sorted_keys[-1]) + 1, dtype=np.int64)

@@ -33,7 +33,8 @@ TABLE_COLUMNS = {"responded": 5, "resolved": 6, "reopened_any": 7, "in_km": 8, "
 
 @jit
 def _period(day_lut, first_day, t):
-    """Period index of local instant ``t`` from a table of days (periods start at local midnight):
+    """Period index of local instant ``t``, from a table of days (periods start at local midnight).
+
     -1 before the first period, the number of periods after the last.
     """
     k = t // NS_PER_DAY - first_day + 1
@@ -45,9 +46,11 @@ def _period(day_lut, first_day, t):
 
 
 def period_day_table(edges_local: np.ndarray) -> tuple[np.ndarray, int]:
-    """Day -> period look-up for :func:`request_pass`: entry ``k`` is the period of local day
-    ``first_day + k - 1``; the first entry is -1 (before), the last the number of periods (after).
-    Period edges must be local midnights (as :func:`evaluation.requests._period_edges` makes).
+    """Day -> period look-up for :func:`request_pass`, and the first day.
+
+    Entry ``k`` is the period of local day ``first_day + k - 1``; the first entry is -1 (before),
+    the last the number of periods (after). Period edges must be local midnights (as
+    :func:`evaluation.requests._period_edges` makes).
     """
     if np.any(edges_local % NS_PER_DAY):
         raise ValueError("period edges must be local midnights")
@@ -244,8 +247,10 @@ def count_runs(keys, key_bins, cell, bins, events, censored, rows_per_cell):
 
 @jit
 def hash_partitions(h, partition_bits, rows):
-    """Rows of ``h`` (64-bit hashes) grouped by partition: the keys, ``rows`` filled with the row
-    numbers in the same order, and the partition starts.
+    """Rows of ``h`` (64-bit hashes) grouped by partition.
+
+    Returns the keys and the partition starts, and fills ``rows`` with the row numbers in the
+    same order as the keys.
 
     The hash is multiplied by the golden ratio (so that even poor hashes spread) and its top
     ``partition_bits`` bits pick the partition. Each partition's keys then fit in a small table
@@ -276,9 +281,11 @@ def hash_partitions(h, partition_bits, rows):
 
 @jit
 def repeated_in_partitions(keys, rows, starts, first, last, partition_bits, out):
-    """Mark in ``out`` the rows of partitions ``first`` to ``last - 1`` whose key occurs more than
-    once; True when there is one. Per partition, an open-addressing table of at least 1.5 times
-    as many slots as keys (linear probing on the bits below the partition's) counts each key.
+    """Mark in ``out`` the rows of partitions ``first`` to ``last - 1`` whose key occurs more than once.
+
+    Returns True when there is such a row. Per partition, an open-addressing table of at least
+    1.5 times as many slots as keys (linear probing on the bits below the partition's) counts
+    each key.
     """
     largest = 1
     for p in range(first, last):
@@ -427,8 +434,11 @@ def string_hashes(offsets, data, valid, out):
 
 
 def string_buffers(chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Offsets, bytes and validity (empty: no missing value) of an Arrow string array, as numpy
-    views of its buffers (no copy; other types are cast to text first)."""
+    """Offsets, bytes and validity of an Arrow string array, as numpy views of its buffers.
+
+    No copy is made; other types are cast to text first. An empty validity array means no value
+    is missing.
+    """
     import pyarrow as pa  # noqa: PLC0415 - pyarrow is loaded by then; keeps this module's import light
 
     if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
@@ -444,8 +454,11 @@ def string_buffers(chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 @jit
 def any_padded(offsets, data):
-    """True when some string starts or ends with a blank: an ASCII space, tab or line break, or
-    the ideographic space U+3000 of Chinese text (bytes E3 80 80)."""
+    """True when some string starts or ends with a blank.
+
+    A blank is an ASCII space, tab or line break, or the ideographic space U+3000 of Chinese text
+    (bytes E3 80 80).
+    """
     for i in range(len(offsets) - 1):
         a, b = offsets[i], offsets[i + 1]
         if a == b:

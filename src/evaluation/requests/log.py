@@ -10,8 +10,8 @@ and partitioned for the Dask engine.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,13 +22,34 @@ from evaluation.dataset.load import load_dataset, parse_cutoff
 from evaluation.dataset.privacy import check_pii_option, screen_headers, screen_personal_data
 from evaluation.errors import MissingInputError, OptionError
 from evaluation.requests.durations import NS_PER_SECOND
-from evaluation.requests.formats import (ADAPTERS, FORMAT_DEFAULTS, PUBLIC_COLUMNS, MEASURE_COLUMNS, SOURCE_COLUMNS,
-                                         STANDARD_COLUMNS,
-                                         adapt_mapping, load_mapping)
-from evaluation.requests.partitioned import (Parts, find_later_copies, find_parts, native_timezone, read_part,
-                                             resolve_cutoff)
-from evaluation.requests.quality import (FIRST_PLAUSIBLE_YEAR, FLAG_BITS, FLAG_MEANING, NAT, QualityPolicy, _to_ns,
-                                         decode_flags, flag_requests)
+from evaluation.requests.formats import (
+    ADAPTERS,
+    FORMAT_DEFAULTS,
+    MEASURE_COLUMNS,
+    PUBLIC_COLUMNS,
+    SOURCE_COLUMNS,
+    STANDARD_COLUMNS,
+    adapt_mapping,
+    load_mapping,
+)
+from evaluation.requests.partitioned import (
+    Parts,
+    find_later_copies,
+    find_parts,
+    native_timezone,
+    read_part,
+    resolve_cutoff,
+)
+from evaluation.requests.quality import (
+    FIRST_PLAUSIBLE_YEAR,
+    FLAG_BITS,
+    FLAG_MEANING,
+    NAT,
+    QualityPolicy,
+    _to_ns,
+    decode_flags,
+    flag_requests,
+)
 from evaluation.requests.readers import LABEL_COLUMNS, canonical_columns, read_source, source_columns
 
 
@@ -40,6 +61,7 @@ class Stopwatch:
         self._t = time.perf_counter()
 
     def lap(self, name: str) -> None:
+        """Add the seconds since the previous lap (or since the start) to stage ``name`` in ``laps``."""
         now = time.perf_counter()
         self.laps[name] = self.laps.get(name, 0.0) + now - self._t
         self._t = now
@@ -289,8 +311,11 @@ def load_requests(
 
 
 def stamp_resolution(std: pd.DataFrame) -> int:
-    """Seconds a duration can be resolved to from the stamps: 60 when every created, first-response
-    and resolution stamp falls on a whole minute, else 1 (sub-second parts are dropped)."""
+    """Seconds a duration can be resolved to from the stamps.
+
+    60 when every created, first-response and resolution stamp falls on a whole minute, else 1
+    (sub-second parts are dropped).
+    """
     minute = 60 * NS_PER_SECOND
     for col in ("created_at", "first_response_at", "resolved_at"):
         if col in std.columns and isinstance(std[col].dtype, pd.DatetimeTZDtype):
@@ -313,8 +338,9 @@ def _read_dataset_folder(path: Path, cutoff=None, timezone: str | None = None, p
 
 
 def _with_parent_units(std: pd.DataFrame, units: pd.DataFrame) -> pd.DataFrame:
-    """Add ``street_id`` and ``district_id`` (the parents of ``community_id`` in ``units``), so that
-    ``by=["street_id"]`` works on a dataset; a community missing from ``units`` gives missing parents.
+    """Add ``street_id`` and ``district_id``, the parents of ``community_id`` in ``units``.
+
+    So ``by=["street_id"]`` works on a dataset; a community missing from ``units`` gives missing parents.
     """
     parent = pd.Series(units["parent_id"].astype("str").to_numpy(), index=units["unit_id"].astype("str").to_numpy())
     street = std["community_id"].astype("str").map(parent)

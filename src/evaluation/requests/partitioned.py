@@ -54,6 +54,7 @@ class Parts:
 
     @property
     def names(self) -> list[str]:
+        """The column names of the log, from the Arrow schema of its first file (none without files)."""
         return list(pq.ParquetFile(self.files[0]).schema_arrow.names) if self.files else []
 
     def __len__(self) -> int:

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from evaluation.errors import OptionError
-from evaluation.requests.durations import NS_PER_DAY, NS_PER_SECOND
+from evaluation.requests.durations import NS_PER_SECOND
 
 NAT = np.iinfo(np.int64).min
 
@@ -106,6 +106,11 @@ class QualityPolicy:
     close_on_open: str = "status"
 
     def with_actions(self, **actions: str) -> QualityPolicy:
+        """A copy of the policy with the action of each named flag replaced (``flag=action``).
+
+        An unknown flag, or an action other than ``keep``, ``exclude_durations`` or ``exclude``,
+        is an ``OptionError``.
+        """
         merged = dict(self.actions)
         for k, v in actions.items():
             if k not in FLAG_BITS:
@@ -116,10 +121,15 @@ class QualityPolicy:
         return replace(self, actions=merged)
 
     def mask(self, action: str) -> int:
+        """The bit mask of the flags whose action is ``action``: a request with any of them set gets that action."""
         return sum(FLAG_BITS[k] for k, v in self.actions.items() if v == action)
 
 
 def decode_flags(bits: pd.Series) -> pd.Series:
+    """The names of the flags set in each ``quality_flags`` bit mask, ``;``-joined in :data:`FLAG_BITS` order.
+
+    Returns a text Series on the index of ``bits``; ``""`` for a request without flags.
+    """
     b = bits.to_numpy(dtype=np.int64)
     out = np.full(len(b), "", dtype=object)
     for name, bit in FLAG_BITS.items():
@@ -221,8 +231,10 @@ def _status_codes(status: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def id_hashes(ids) -> np.ndarray:
-    """64-bit hashes of request ids, read from the Arrow buffers of the strings without copying
-    them (:func:`evaluation.requests.kernels.string_hashes`); missing ids hash alike.
+    """64-bit hashes of request ids; missing ids hash alike.
+
+    The hashes are read from the Arrow buffers of the strings without copying them
+    (:func:`evaluation.requests.kernels.string_hashes`).
 
     ``ids``: a pandas Series (any dtype: non-text ids are hashed as their text) or an Arrow array.
     """

@@ -40,9 +40,10 @@ from evaluation.survey.outcomes import (
                                       compare_with_truth,
                                       district_label,
                                       pooled_waves,
-                                      survey_indicators, uses_calibration,
+                                      survey_indicators,
                                       survey_wave,
                                       truth_comparison,
+                                      uses_calibration,
 )
 from evaluation.survey.regression import RegressionResult, svyglm, svyolr
 from evaluation.survey.replicates import (

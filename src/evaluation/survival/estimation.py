@@ -91,6 +91,7 @@ class KaplanMeier:
 
     @property
     def n_groups(self) -> int:
+        """The number of groups (rows of ``groups``), each with its own curve; codes run from 0 to this minus 1."""
         return len(self.groups)
 
     def curves(self) -> pd.DataFrame:
@@ -180,8 +181,10 @@ def _blocks(first_row: np.ndarray, g0: int, g1: int, rows: int):
 
 
 def _run(parts, fn) -> list:
-    """``fn(*part)`` for every part, on threads when there are several (the compiled loops and
-    numpy's ufuncs release the GIL; parts write disjoint slices).
+    """``fn(*part)`` for every part, on threads when there are several.
+
+    Threads suffice: the compiled loops and numpy's ufuncs release the GIL, and parts write
+    disjoint slices.
     """
     if len(parts) == 1:
         return [fn(*parts[0])]
@@ -373,10 +376,10 @@ def km_summaries(
     gid, time, d, c, groups: pd.DataFrame, probs: Sequence[float] = (0.25, 0.5, 0.75), times: Sequence[float] = (),
     method: str = "log", alpha: float = 0.05, presorted: bool = False,
 ) -> KMSummary:
-    """Quantiles with Brookmeyer-Crowley intervals, ``S(t)`` with pointwise intervals and the
-    events-only median of every group of a life table, without keeping the curves.
+    """Summaries of every group of a life table, without keeping the curves.
 
-    The same estimates as :func:`km_quantiles` and :func:`km_survival_at` on the
+    Quantiles with Brookmeyer-Crowley intervals, ``S(t)`` with pointwise intervals and the
+    events-only median. The same estimates as :func:`km_quantiles` and :func:`km_survival_at` on the
     :class:`KaplanMeier` of the table (bit for bit: test), computed a block of groups at a time
     in buffers that are reused, so a life table of millions of rows needs no more arrays as long.
     """

@@ -18,8 +18,10 @@ from evaluation.compiled import jit
 
 @jit
 def km_group_totals(gid, time, d, c, lo, hi, n_obs, n_events, max_time, event_rows):
-    """Rows ``lo:hi`` of a life table sorted by group then time: per group, observations,
-    events, largest time and number of event rows (``d > 0``).
+    """Per-group totals of rows ``lo:hi`` of a life table sorted by group then time.
+
+    Adds each group's observations, events and number of event rows (``d > 0``) to ``n_obs``,
+    ``n_events`` and ``event_rows``, and sets ``max_time`` to its largest time.
     """
     for i in range(lo, hi):
         g = gid[i]
@@ -32,8 +34,10 @@ def km_group_totals(gid, time, d, c, lo, hi, n_obs, n_events, max_time, event_ro
 
 @jit
 def km_risk_sets(gid, time, d, c, lo, hi, n_obs, starts, et, ed, er):
-    """Rows ``lo:hi`` (whole groups) -> the event rows, from ``starts[g]`` on for group ``g``:
-    time, events and number at risk (observations of the group with time >= this time).
+    """The event rows of rows ``lo:hi`` (whole groups) of a life table.
+
+    Written from ``starts[g]`` on for group ``g``: time (``et``), events (``ed``) and number at
+    risk (``er``: observations of the group with time >= this time).
     """
     prev = -1
     j = 0
@@ -54,8 +58,7 @@ def km_risk_sets(gid, time, d, c, lo, hi, n_obs, starts, et, ed, er):
 
 @jit
 def km_terms(d, n_risk, starts, ends, g_lo, g_hi, log_arg, greenwood):
-    """Groups ``g_lo:g_hi``, per event row: the argument of the log of the product-limit factor
-    and the Greenwood sum.
+    """Per event row of groups ``g_lo:g_hi``: the log argument of the product-limit factor, and the Greenwood sum.
 
     ``log_arg = 1 - d / n`` (1 where every one at risk had the event: that row and every later
     one of the group get S = 0 and an infinite Greenwood sum, see :func:`km_finish`);
@@ -79,8 +82,9 @@ def km_terms(d, n_risk, starts, ends, g_lo, g_hi, log_arg, greenwood):
 
 @jit
 def segment_cumsum(x, starts, ends, g_lo, g_hi):
-    """In place, segments ``g_lo:g_hi``: cumulative sum restarting from 0 in each segment (the
-    additions of ``numpy.cumsum``, in the same order).
+    """Cumulative sum of ``x`` in place, restarting from 0 in each of the segments ``g_lo:g_hi``.
+
+    The additions are those of ``numpy.cumsum``, in the same order, so the sums are the same bits.
     """
     for g in range(g_lo, g_hi):
         acc = 0.0
@@ -91,8 +95,9 @@ def segment_cumsum(x, starts, ends, g_lo, g_hi):
 
 @jit
 def km_finish(d, n_risk, starts, ends, g_lo, g_hi, surv, greenwood):
-    """Groups ``g_lo:g_hi``: from the first row where everyone at risk had the event on,
-    S = 0 and an infinite Greenwood sum.
+    """Set S = 0 and an infinite Greenwood sum where survival has reached zero, in groups ``g_lo:g_hi``.
+
+    That is every row of a group from the first one where everyone at risk had the event on.
     """
     for g in range(g_lo, g_hi):
         zero = False
@@ -107,9 +112,9 @@ def km_finish(d, n_risk, starts, ends, g_lo, g_hi, surv, greenwood):
 @jit
 def km_quantiles(time, surv, logs, aux, base, greenwood, starts, ends, g_lo, g_hi, targets, g_targets, loglog, z,
                  est, low, high):
-    """Per group of ``g_lo:g_hi`` and target ``1 - p``: the quantile and its Brookmeyer-Crowley
-    interval, written to ``est[g, k]``, ``low[g, k]``, ``high[g, k]`` (left as they are, nan,
-    when not reached).
+    """Per group of ``g_lo:g_hi`` and target ``1 - p``: the quantile and its Brookmeyer-Crowley interval.
+
+    Written to ``est[g, k]``, ``low[g, k]``, ``high[g, k]`` (left as they are, nan, when not reached).
 
     The quantile is the first event time with ``S < target``; the interval runs from the first
     event time inside the set ``|g(S) - g(target)| / se(g(S)) <= z`` to the event time after the
@@ -154,8 +159,10 @@ def km_quantiles(time, surv, logs, aux, base, greenwood, starts, ends, g_lo, g_h
 
 @jit
 def km_survival_at(time, surv, greenwood, starts, ends, g_lo, g_hi, times, out_surv, out_greenwood):
-    """Per group of ``g_lo:g_hi`` and time ``t``: ``S`` and the Greenwood sum at the last event
-    time ``<= t`` (1 and 0 before the first event), written to ``out_*[g, k]``.
+    """Per group of ``g_lo:g_hi`` and time ``t``: ``S`` and the Greenwood sum at ``t``.
+
+    The values at the last event time ``<= t`` (1 and 0 before the first event), written to
+    ``out_surv[g, k]`` and ``out_greenwood[g, k]``.
     """
     for g in range(g_lo, g_hi):
         for k in range(len(times)):
@@ -176,8 +183,10 @@ def km_survival_at(time, surv, greenwood, starts, ends, g_lo, g_hi, times, out_s
 
 @jit
 def lower_median_of_events(time, events, starts, ends, g_lo, g_hi, n_events, out):
-    """Per group of ``g_lo:g_hi``, the lower median time among events only: the first event row
-    where the running count of events reaches half of the group's events (rows sorted by time).
+    """Per group of ``g_lo:g_hi``, the lower median time among events only.
+
+    The time of the first event row where the running count of events reaches half of the
+    group's events (rows sorted by time), written to ``out[g]``.
     """
     for g in range(g_lo, g_hi):
         cum = 0.0

@@ -48,11 +48,13 @@ class KaplanMeierResult(IndicatorResult):
         self.curves, self.by = curves, list(by)
 
     def summary_lines(self) -> list[str]:
+        """The method, then the number of groups and of observations, events and censored observations in all."""
         km = self.curves
         return [f"Method: {self.method}", f"Groups: {km.n_groups}; observations: {int(km.n_obs.sum()):,}; "
                 f"events: {int(km.n_events.sum()):,} (censored: {int((km.n_obs - km.n_events).sum()):,})"]
 
     def summary(self) -> Summary:
+        """The summary lines and a table of the median time of each group with its interval, events and n."""
         med = self.table[self.table["indicator"].eq("survival.median")]
         frame = med[["unit_id", "n", "numerator", "value", "ci_low", "ci_high"]].rename(
             columns={"unit_id": "group", "numerator": "events", "value": "median"})
@@ -124,7 +126,7 @@ def kaplan_meier(data: pd.DataFrame, time: str, event: str, by: Sequence[str] | 
     labels = _labels(km.groups, by)
     level = " x ".join(by) if by else "all"
     rows = []
-    for k, p in enumerate(probs):
+    for p in probs:
         qq = q[q["prob"] == p].reset_index(drop=True)
         rows.append(pd.DataFrame({
             "indicator": QUANTILE_IDS.get(float(p), f"survival.q{p:g}"), "level": level, "unit_id": labels,

@@ -27,7 +27,7 @@ DEFAULT_SLA_HOURS = (24.0, 72.0, 168.0)
 DEFAULT_PROVIDER_SLA_HOURS = 72.0
 
 #: Grouping columns of a request log that are units of the hierarchy, and their level.
-UNIT_LEVELS = {"community_id": "community", "street_id": "street", "district_id": "district"}
+UNIT_LEVELS = {"compound_id": "compound", "community_id": "community", "street_id": "street", "district_id": "district"}
 
 #: Rows resting on fewer requests than this are flagged ``few_requests``.
 MIN_REQUESTS = 30

@@ -129,7 +129,8 @@ class RequestIndicators(IndicatorResult):
 
 def _population(log: RequestLog, by: list[str]) -> pd.Series | None:
     """Population by the unit in ``by`` (community_id, or street/district summed over communities)."""
-    if len(by) != 1 or by[0] not in UNIT_LEVELS or log.units is None or "population" not in log.units.columns:
+    if len(by) != 1 or by[0] not in UNIT_LEVELS or by[0] == "compound_id" or log.units is None \
+            or "population" not in log.units.columns:  # compounds have households, not a population
         return None
     return UnitTree.from_tables(log.units).population(log.units, UNIT_LEVELS[by[0]])
 

@@ -456,3 +456,15 @@ def test_value_formats():
     assert fmt_value("svc.median_resolution_hours", -13.26, change=True) == "-13.3 h"
     assert fmt_value(None, float("nan")) == "–"
     assert fmt_value(None, disclosure.MARK) == disclosure.MARK
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None and shutil.which("google-chrome") is None,
+                    reason="chromium is not installed (make sysdeps installs it)")
+def test_pdf_for_those_who_hand_in_paper(tmp_path):
+    out = tmp_path / "out"
+    res = run_review(BUNDLED, YEAR, "zh", out=out, progress=False, sections=["targets"], pdf=True)
+    pdf = res.pdf.read_bytes()
+    assert pdf[:5] == b"%PDF-" and len(pdf) > 20_000
+    boxes = re.findall(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", pdf)
+    assert boxes and all(abs(float(w) - 595.3) < 2 and abs(float(h) - 841.9) < 2 for w, h in boxes)  # A4
+    assert res.html.is_file() and [p.name for p in out.iterdir() if p.name.startswith(".")] == []

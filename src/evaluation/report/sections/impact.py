@@ -11,6 +11,7 @@ and leaving out one street at a time), as notebook 06 shows it.
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 import pandas as pd
 
@@ -122,6 +123,7 @@ def _event_study(rv: Review, sec: Section, dyn) -> None:
     ax.plot(e, d["att"], "o-", color="#0072B2", ms=4, label=rv.msg("rv_estimate"))
     ax.axhline(0, color="black", lw=0.8)
     ax.axvline(-0.5, color="0.5", ls="--", lw=0.8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # quarters are whole numbers
     ax.set_xlabel(rv.msg("rv_event_time"))
     ax.set_ylabel(rv.msg("rv_mean_resolution_hours"))
     ax.set_title(rv.msg("rv_fig_event", outcome=rv.msg("rv_mean_resolution_hours")))

@@ -15,8 +15,23 @@
 
 from __future__ import annotations
 
-from evaluation.report.context import Review, ReviewOptions
-from evaluation.report.review import ReviewError, ReviewOutputs, run_review, template_path
-from evaluation.report.session import start_review
+from importlib import import_module
 
-__all__ = ["Review", "ReviewError", "ReviewOptions", "ReviewOutputs", "run_review", "start_review", "template_path"]
+#: public name -> module; loaded on first use, so that ``evaluation review`` (which runs the
+#: review in a kernel) does not load the whole domain stack in its own process
+_API = {"run_review": "evaluation.report.review", "ReviewError": "evaluation.report.review",
+        "ReviewOutputs": "evaluation.report.review", "template_path": "evaluation.report.review",
+        "Review": "evaluation.report.context", "ReviewOptions": "evaluation.report.context",
+        "start_review": "evaluation.report.session"}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str):
+    if name in _API:
+        return getattr(import_module(_API[name]), name)
+    raise AttributeError(f"module 'evaluation.report' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))

@@ -59,7 +59,7 @@ def _direction(indicator: str) -> str:
 
 
 def _signed(indicator: str, low: float, high: float) -> str:
-    """better / worse / no_clear_change from an interval of the change and the direction."""
+    """Better / worse / no_clear_change from an interval of the change and the direction."""
     d = _direction(indicator)
     if d == "none" or missing(low) or missing(high) or (low <= 0 <= high):
         return "no_clear_change"

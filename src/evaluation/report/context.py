@@ -30,10 +30,16 @@ import pandas as pd
 
 from evaluation import catalog, disclosure, style
 from evaluation.assess import assessability
+from evaluation.dataset import schema
 from evaluation.dataset.units import UnitTree
+from evaluation.dataset.values import chinese_label
 from evaluation.errors import EvaluationError, MissingInputError, OptionError
+from evaluation.indicators import collect_indicators
+from evaluation.registry import registry_indicators
 from evaluation.report.model import Figure, PublishedTable, Section
 from evaluation.report.text import t
+from evaluation.requests import Engine, dataset_log, request_indicators
+from evaluation.survey import survey_indicators, uses_calibration
 from evaluation.survey.outcomes import SURVEY_WEIGHTS
 
 #: the comparison groups of the impact estimates (``--control-group``)
@@ -145,6 +151,7 @@ class Review:
         return self.msg(specific) if specific in catalog.MESSAGES else self.msg(f"rv_call_{state}")
 
     def unit_name(self, unit_id) -> str:
+        """A unit's name in the review's language (its id when the units table has no name)."""
         return self.unit_names.get(str(unit_id), str(unit_id))
 
     # ------------------------------------------------------------------ shared data
@@ -156,8 +163,6 @@ class Review:
 
     def indicators(self, year: int, level: str) -> pd.DataFrame:
         """Every indicator of ``year`` at ``level`` (the table ``evaluation indicators`` writes)."""
-        from evaluation.indicators import collect_indicators  # noqa: PLC0415 - the indicator families load on first use
-
         return self.cached(("ind", year, level), lambda: collect_indicators(self.ds, year, level).table)
 
     def prefetch(self, name: str, compute, *args) -> None:
@@ -203,14 +208,10 @@ class Review:
 
     def registry(self, year: int, level: str) -> pd.DataFrame:
         """The registry indicators of ``year`` at ``level`` (complete counts, no survey or log needed)."""
-        from evaluation.registry import registry_indicators  # noqa: PLC0415
-
         return self.cached(("reg", year, level), lambda: registry_indicators(self.ds, year, level).table)
 
     def requests(self, by: tuple[str, ...] = ()):
         """Request indicators by ``by`` and year, on the dataset's flagged log (as notebook 02)."""
-        from evaluation.requests import Engine, dataset_log, request_indicators  # noqa: PLC0415
-
         if "requests" not in self.ds:
             raise NotAssessable("rv_no_table", table=self.table_name("requests"))
         return self.cached(("req", by), lambda: request_indicators(dataset_log(self.ds), by=list(by), period="year",
@@ -219,14 +220,10 @@ class Review:
     @property
     def calibrated(self) -> bool:
         """Whether survey estimates use weights calibrated to the registry (notebook 04's choice)."""
-        from evaluation.survey import uses_calibration  # noqa: PLC0415
-
         return uses_calibration(self.ds)
 
     def survey(self, wave: int, level: str):
         """Design-based survey estimates of ``wave`` at ``level``, with the review's weights."""
-        from evaluation.survey import survey_indicators  # noqa: PLC0415
-
         return self.cached(("sv", wave, level), lambda: survey_indicators(self.ds, wave, level,
                                                                           calibrate=self.calibrated))
 
@@ -236,8 +233,6 @@ class Review:
 
     def table_name(self, table: str) -> str:
         """A data table as the reader knows it: its file name (en), its Chinese title (zh)."""
-        from evaluation.dataset import schema  # noqa: PLC0415
-
         if self.lang == "zh":
             return schema.TABLES[table].title_zh if table in schema.TABLES else table
         files = getattr(self.ds, "files", {})
@@ -245,11 +240,7 @@ class Review:
 
     def need_name(self, need: str) -> str:
         """``table`` or ``table.column`` as the reader knows it (the column's Chinese label in zh)."""
-        from evaluation.dataset import schema  # noqa: PLC0415
-
         if " in " in need:  # a value no row records: "big_committee_joint in meetings.meeting_type"
-            from evaluation.dataset.values import chinese_label  # noqa: PLC0415
-
             value, _, where = need.partition(" in ")
             table, _, column = where.partition(".")
             if self.lang == "zh":
@@ -331,6 +322,7 @@ class Review:
 
     @property
     def synthetic(self) -> bool:
+        """Whether the dataset says it is synthetic (the report then says so on its first screen)."""
         meta = getattr(self.ds, "meta", {}) or {}
         text = f"{meta.get('title', '')} {meta.get('description', '')} {Path(getattr(self.ds, 'path', '')).name}"
         return "synthetic" in text.lower()

@@ -83,4 +83,5 @@ class Section:
 
     @property
     def anchor(self) -> str:
+        """The section's id in the page (the contents link to it)."""
         return f"sec-{self.key}"

@@ -97,6 +97,7 @@ def head_html(title: str, meta: str, lang: str, synthetic: str = "", forced: str
 
 
 def tile_html(tile: Tile, words: dict[str, str]) -> str:
+    """One headline tile: label, value (and target state), detail, and the change pill."""
     change = ""
     if tile.change not in ("not_compared", "not_assessed") or tile.change_text:
         pill = f'<span class="rv-pill rv-{tile.change}">{_e(tile.change_word or words.get(tile.change, ""))}</span> ' \

@@ -39,9 +39,10 @@ from importlib.resources import files
 from pathlib import Path
 
 from evaluation import catalog, style
+from evaluation.dataset.privacy import check_pii_option, read_salt, scan_paths
 from evaluation.errors import EvaluationError
 from evaluation.io import STALE_AFTER
-from evaluation.report.sections import PAGE_ORDER
+from evaluation.report.model import PAGE_ORDER
 from evaluation.report.text import t
 
 TEMPLATE = "annual_review.ipynb"
@@ -207,10 +208,11 @@ def run_review(data_dir: str | os.PathLike, year: int, lang: str = "en", level: 
     # notebooks hold no IRIs to check, so that optional import is skipped (ImportError, as if absent)
     sys.modules.setdefault("rfc3987_syntax", None)
     import nbformat  # noqa: PLC0415 - deferred: nbformat (and jsonschema) load only when a review runs
-    import papermill as pm  # noqa: PLC0415
+    import papermill as pm  # noqa: PLC0415 - deferred: as nbformat
 
-    from evaluation.report.context import ReviewOptions  # noqa: PLC0415
-    from evaluation.report.session import page_title  # noqa: PLC0415
+    # the review runs in a kernel: this process loads only what checks the options and renders
+    from evaluation.report.context import ReviewOptions  # noqa: PLC0415 - deferred: the domain stack loads in the kernel
+    from evaluation.report.session import page_title  # noqa: PLC0415 - deferred: as above
 
     started = time.monotonic()
     data_dir = Path(data_dir).resolve()
@@ -218,7 +220,6 @@ def run_review(data_dir: str | os.PathLike, year: int, lang: str = "en", level: 
     # the options are checked here, before a kernel starts, so that a typo costs no time
     ReviewOptions(year=year, lang=lang, level=level, k=k, draws=draws, cutoff=cutoff, control_group=control_group,
                   weights=weights, sections=tuple(sections) if sections else None, force=force)
-    from evaluation.dataset.privacy import check_pii_option, read_salt  # noqa: PLC0415
 
     check_pii_option(pii, read_salt(salt_file))  # a missing salt is an error before the kernel starts
     if pdf and chromium() is None:
@@ -251,8 +252,6 @@ def run_review(data_dir: str | os.PathLike, year: int, lang: str = "en", level: 
         html_path = staging / f"{stem}.html"
         _render_html(nb, html_path, page_title(str(data_dir), int(year), lang), lang)
         executed.unlink()
-        from evaluation.dataset.privacy import scan_paths  # noqa: PLC0415
-
         findings = scan_paths([staging])
         if findings:
             raise ReviewError(f"the review would publish personal identifiers ({', '.join(map(str, findings[:3]))}); "
@@ -282,7 +281,7 @@ def _failure(executed: Path, exc) -> str:
         return f"{exc.evalue}; no report was written"
     section = "setup"
     try:
-        import nbformat  # noqa: PLC0415
+        import nbformat  # noqa: PLC0415 - deferred: nbformat loads only when a review runs
 
         nb = nbformat.read(executed, as_version=4)
         for c in nb.cells:

@@ -12,9 +12,12 @@ from pathlib import Path
 import pandas as pd
 
 from evaluation.assess import check_year, tables_for
+from evaluation.dataset.load import load_dataset
+from evaluation.dataset.privacy import read_salt
+from evaluation.dataset.validate import require_valid
 from evaluation.report.context import Review, ReviewOptions
 from evaluation.report.render import first_screen_html, head_html, section_html
-from evaluation.report.sections import OPTIONAL, PAGE_ORDER
+from evaluation.report.sections import OPTIONAL, PAGE_ORDER, impact
 from evaluation.report.text import t
 from evaluation.report.workbook import numbered, write_review_workbook
 
@@ -75,10 +78,6 @@ def start_review(data_dir: str, year: int, lang: str = "en", level: str = "commu
     errors the review stops (one sentence, nothing written) unless ``force``, which the report
     then states on its first screen.
     """
-    from evaluation.dataset.load import load_dataset  # noqa: PLC0415
-    from evaluation.dataset.privacy import read_salt  # noqa: PLC0415
-    from evaluation.dataset.validate import require_valid  # noqa: PLC0415
-
     options = ReviewOptions(year=year, lang=lang, level=level, k=k, draws=draws, cutoff=cutoff,
                             control_group=control_group, weights=weights,
                             sections=tuple(sections) if sections else None, force=force)
@@ -89,8 +88,6 @@ def start_review(data_dir: str, year: int, lang: str = "en", level: str = "commu
     rv = Review(ds, options, out_dir)
     rv.validation_errors = 0 if report is None or report.ok else len(report.errors)
     rv.notes = list(getattr(ds, "warnings", []))
-    from evaluation.report.sections import impact  # noqa: PLC0415
-
     impact.start(rv)  # the longest section runs on a second core while the others are computed
     cutoff_ts = getattr(ds, "cutoff", None)
     meta = t("rv_meta", lang, district=rv.district_name, year=options.year,
@@ -111,8 +108,6 @@ def start_review(data_dir: str, year: int, lang: str = "en", level: str = "commu
 
 def page_title(data_dir: str, year: int, lang: str) -> str:
     """The browser tab's title: the district and the year (from the units table's district row)."""
-    from evaluation.dataset.load import load_dataset  # noqa: PLC0415
-
     try:
         units = load_dataset(data_dir)["units"]
         row = units[units["unit_type"].eq("district")]

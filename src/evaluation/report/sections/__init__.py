@@ -10,8 +10,18 @@ failure into one sentence in the report's language.
 from __future__ import annotations
 
 from evaluation.report.model import OPTIONAL, PAGE_ORDER
-from evaluation.report.sections import (assessed, first_screen, impact, index, methods, organisation, provenance,
-                                        requests, survey, targets)
+from evaluation.report.sections import (
+                                        assessed,
+                                        first_screen,
+                                        impact,
+                                        index,
+                                        methods,
+                                        organisation,
+                                        provenance,
+                                        requests,
+                                        survey,
+                                        targets,
+)
 
 #: section key -> its builder
 BUILDERS = {

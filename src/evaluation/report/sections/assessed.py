@@ -15,6 +15,7 @@ from evaluation.report.sections.targets import district_states
 
 
 def build(rv: Review, sec: Section) -> None:
+    """Fill ``sec`` with every indicator the data could not assess, and the sections that could not be computed."""
     sec.question = rv.msg("rv_q_not_assessed")
     st = district_states(rv)
     na = st[st["state"].eq("not_assessed")]

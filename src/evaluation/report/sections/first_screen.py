@@ -41,6 +41,7 @@ def _tile(rv: Review, row) -> Tile:
 
 
 def build(rv: Review, sec: Section) -> None:
+    """Fill ``sec`` with the headline tiles, the three charts, the key findings and the contents (from the other sections)."""
     done = {k: rv.section(k) for k in PAGE_ORDER if k not in ("methods", "provenance") and rv.wanted(k)}
     st = district_states(rv)
     by_id = {r["indicator"]: r for r in st.to_dict("records")}

@@ -11,9 +11,9 @@ and leaving out one street at a time), as notebook 06 shows it.
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import MaxNLocator
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from evaluation.errors import MissingInputError
 from evaluation.report.context import NotAssessable, Review
@@ -70,6 +70,7 @@ def _unit(outcome: str) -> str:
 
 
 def build(rv: Review, sec: Section) -> None:
+    """Fill ``sec`` with the effect of red property on each outcome, its event study and robustness checks."""
     if "compound_milestones" not in rv.ds:
         raise NotAssessable("rv_no_table", table=rv.table_name("compound_milestones"))
     sec.question = rv.msg("rv_q_impact")

@@ -22,6 +22,7 @@ ENDS = 5
 
 
 def index_result(rv: Review):
+    """The composite index of the review year (kept for the review: one Monte Carlo)."""
     from evaluation.index import governance_index  # noqa: PLC0415
 
     return rv.cached("index", lambda: governance_index(rv.ds, rv.year, draws=DRAWS, seed=SEED, bootstrap=BOOTSTRAP))
@@ -35,6 +36,7 @@ def bands(rt: pd.DataFrame) -> pd.Series:
 
 
 def build(rv: Review, sec: Section) -> None:
+    """Fill ``sec`` with which communities stand out on the index, with rank intervals; no score on suppressed inputs."""
     for table in ("compounds", "requests", "survey"):
         if table not in rv.ds:
             raise NotAssessable("rv_no_table", table=rv.table_name(table))

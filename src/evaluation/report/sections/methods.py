@@ -17,6 +17,7 @@ from evaluation.report.model import Section
 
 
 def build(rv: Review, sec: Section) -> None:
+    """Fill ``sec`` with the request log's quality flags, the methods, the change rules and the disclosure counts."""
     sec.question = rv.msg("rv_q_methods")
     if getattr(rv, "validation_errors", 0):
         sec.paragraphs.append(rv.msg("rv_forced", n=f"{rv.validation_errors:,}"))

@@ -21,6 +21,7 @@ RED = "par.red_property_coverage"
 
 
 def build(rv: Review, sec: Section) -> None:
+    """Fill ``sec`` with the registry indicators of three years and the red-property roll-out by street."""
     if "compound_milestones" not in rv.ds or "compounds" not in rv.ds:
         missing_table = "compound_milestones" if "compound_milestones" not in rv.ds else "compounds"
         raise NotAssessable("rv_no_table", table=rv.table_name(missing_table))

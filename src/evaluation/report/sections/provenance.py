@@ -12,6 +12,7 @@ from evaluation.report.model import Section
 
 
 def build(rv: Review, sec: Section) -> None:
+    """Fill ``sec`` with the data files (SHA-256) and the parameters of the review."""
     sums = rv.ds.checksums() if hasattr(rv.ds, "checksums") else {}
     rv.publish(sec, "checksums", rv.msg("rv_tab_checksums"),
                pd.DataFrame({"rv_col_file": list(sums), "rv_col_sha256": list(sums.values())}))

@@ -36,6 +36,7 @@ def district_rows(rv: Review) -> pd.DataFrame:
 
 
 def build(rv: Review, sec: Section) -> None:
+    """Fill ``sec`` with the district's request handling, its changes, the streets and the extreme communities."""
     res = rv.requests(())
     rows = district_rows(rv)
     cur = {r["indicator"]: r for r in rows[rows["period"].eq(str(rv.year))].to_dict("records")}

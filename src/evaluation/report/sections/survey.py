@@ -40,6 +40,7 @@ def _bounded(v, lo, hi, lang) -> str:
 
 
 def build(rv: Review, sec: Section) -> None:
+    """Fill ``sec`` with the residents' views: district and street estimates, the change, community small areas."""
     if "survey" not in rv.ds:
         raise NotAssessable("rv_no_table", table=rv.table_name("survey"))
     waves = set(pd.to_numeric(rv.ds["survey"]["wave"], errors="coerce").dropna().astype(int))

@@ -125,6 +125,7 @@ def change_text(rv: Review, row) -> str:
 
 
 def build(rv: Review, sec: Section) -> None:
+    """Fill ``sec`` with the state of every district indicator against its target, and the full tables."""
     if "units" not in rv.ds:
         raise NotAssessable("rv_no_table", table=rv.table_name("units"))
     st = district_states(rv)

@@ -137,7 +137,7 @@ def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | os.PathLike[s
     import datetime as _dt  # noqa: PLC0415
 
     from openpyxl import Workbook  # noqa: PLC0415 - deferred: openpyxl loads only when a workbook is written
-    from openpyxl.styles import Font  # noqa: PLC0415
+    from openpyxl.styles import Font  # noqa: PLC0415 - deferred with Workbook above
 
     target = Path(path)
     formats = formats or {}

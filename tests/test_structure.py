@@ -45,23 +45,7 @@ KNOWN_LONG_MODULES = {
 
 #: function-level imports whose noqa for PLC0415 gives no reason, owned by others:
 #: (path under src/evaluation, imported module) -> the file's state when this test was written
-KNOWN_UNEXPLAINED_DEFERRED_IMPORTS = {
-    (path, module): "noqa for PLC0415 without a dash and a reason"
-    for path, module in [
-        ("report/sections/impact.py", "evaluation.impact"),
-        ("report/sections/index.py", "evaluation.index"),
-        ("report/sections/survey.py", "evaluation.survey.outcomes"),
-        ("report/sections/targets.py", "evaluation.survey"),
-        ("survey/calibration.py", "polars"),
-        ("survey/design.py", "polars"),
-        ("survey/outcomes.py", "evaluation.survey.calibration"),
-        ("survey/regression.py", "polars"),
-        ("survey/regression.py", "statsmodels.miscmodels.ordinal_model"),
-        ("survey/regression.py", "statsmodels.tools.numdiff"),
-        ("survey/replicates.py", "polars"),
-        ("survey/weighting.py", "svy.weighting.types"),
-    ]
-}
+KNOWN_UNEXPLAINED_DEFERRED_IMPORTS: dict[tuple[str, str], str] = {}
 
 #: folders whose function-level imports are deferred as a whole, with the reason given for them
 DEFERRED_BY_FOLDER = {

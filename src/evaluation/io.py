@@ -8,9 +8,12 @@ run never leaves a half-written file behind and never touches an input.
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import os
 import re
 import tempfile
+import time
+import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -47,8 +50,6 @@ STALE_AFTER = 6 * 3600
 
 def remove_stale_parts(target: Path, now: float | None = None) -> list[Path]:
     """Remove the temporary ``.{name}.*.part`` files that a killed run left beside ``target``."""
-    import time  # noqa: PLC0415
-
     now = time.time() if now is None else now
     removed = []
     for p in target.parent.glob(f".{target.name}.*.part"):
@@ -134,8 +135,6 @@ def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | os.PathLike[s
     Times are written without their zone; the workbook's properties and the zip entries carry a
     fixed time stamp.
     """
-    import datetime as _dt  # noqa: PLC0415
-
     from openpyxl import Workbook  # noqa: PLC0415 - deferred: openpyxl loads only when a workbook is written
     from openpyxl.styles import Font  # noqa: PLC0415 - deferred with Workbook above
 
@@ -191,8 +190,6 @@ def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | os.PathLike[s
 
 def _fix_zip_times(path: Path) -> None:
     """Rewrite the zip entries of ``path`` with :data:`FIXED_TIME` (openpyxl stamps them with the clock)."""
-    import zipfile  # noqa: PLC0415
-
     with zipfile.ZipFile(path) as z:
         entries = [(info, z.read(info.filename)) for info in z.infolist()]
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:

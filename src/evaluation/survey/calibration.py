@@ -49,6 +49,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+import polars as pl
 
 from evaluation.errors import DataError, MissingInputError, OptionError
 from evaluation.survey.design import SurveyData, _svy, _to_polars
@@ -341,7 +342,6 @@ def calibrate(survey: SurveyData, totals: Mapping[str, object], *, population_si
             g = sample.data[CAL_WEIGHT].to_numpy() / d
         else:
             g = solve(d, "weights")
-            import polars as pl  # noqa: PLC0415
 
             aux = [f"__cal_aux_{j}" for j in range(X.shape[1])]
             pl_data = pl_data.with_columns([pl.Series(CAL_WEIGHT, d * g)] + [pl.Series(a, X[:, j]) for j, a in enumerate(aux)])

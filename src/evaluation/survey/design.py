@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import polars as pl
 from scipy import stats
 
 from evaluation.errors import DataError, MissingInputError, OptionError
@@ -99,7 +100,6 @@ def _svy():
 
 
 def _to_polars(df: pd.DataFrame):
-    import polars as pl  # noqa: PLC0415
 
     out = {}
     for col in df.columns:
@@ -240,7 +240,6 @@ class SurveyData:
             raise MissingInputError(f"table {self.name}: column {col} not found")
 
     def _where_answered(self, *cols: str, domain: Mapping[str, Any] | None = None):
-        import polars as pl  # noqa: PLC0415
 
         # Item non-response is a domain (R: na.rm = TRUE), not a subset: the design keeps every PSU.
         expr = None

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import polars as pl
 from scipy import special, stats
 
 from evaluation.errors import DataError, MissingInputError, OptionError
@@ -197,7 +198,6 @@ def _design_df(survey: SurveyData) -> float:
 
 
 def _where(survey: SurveyData, ok: str, domain):
-    import polars as pl  # noqa: PLC0415
 
     expr = pl.col(ok) == 1.0
     dom = survey._where_answered(domain=domain)
@@ -368,11 +368,11 @@ def ordinal_scores(theta: np.ndarray, X: np.ndarray, codes: np.ndarray, k: int, 
 
 def _fit_ordinal(X, codes, k, w, link, start=None) -> tuple[np.ndarray, np.ndarray]:
     """Weighted ML: statsmodels OrderedModel for the start, Newton steps on the analytic score; theta and -Hessian."""
-    from statsmodels.tools.numdiff import approx_fprime  # noqa: PLC0415
+    from statsmodels.tools.numdiff import approx_fprime  # noqa: PLC0415 - only for the ordinal model's check
 
     w = w / w.mean()
     if start is None:
-        from statsmodels.miscmodels.ordinal_model import OrderedModel  # noqa: PLC0415
+        from statsmodels.miscmodels.ordinal_model import OrderedModel  # noqa: PLC0415 - only for svyolr's start values
 
         class _Weighted(OrderedModel):
             def loglike(self, params):

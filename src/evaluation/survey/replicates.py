@@ -48,6 +48,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import polars as pl
 
 from evaluation.errors import DataError, MissingInputError, OptionError
 from evaluation.survey.design import SurveyData, SurveyDesign, _svy, _to_polars
@@ -112,7 +113,6 @@ class ReplicateSurvey(SurveyData):
 
     # -- the svy sample with replicate weights -------------------------------------------------
     def _new_sample(self):
-        import polars as pl  # noqa: PLC0415
 
         svy = _svy()
         frame = _to_polars(self.data.reset_index(drop=True)).with_columns(
@@ -206,7 +206,6 @@ def _stratum_sizes(strata, psu, N, name) -> pd.DataFrame:
 
 
 def _jackknife(survey: SurveyData, type: str, strata, psu, N, notes) -> tuple[np.ndarray, np.ndarray]:
-    import polars as pl  # noqa: PLC0415
 
     svy = _svy()
     sizes = _stratum_sizes(strata, psu, N, survey.name)
@@ -235,7 +234,6 @@ def _jackknife(survey: SurveyData, type: str, strata, psu, N, notes) -> tuple[np
 
 
 def _brr(survey: SurveyData, type: str, fay_rho: float, strata, psu, N, notes) -> tuple[np.ndarray, np.ndarray]:
-    import polars as pl  # noqa: PLC0415
 
     svy = _svy()
     per_stratum = pd.Series(psu).groupby(strata).nunique()

@@ -116,7 +116,7 @@ def rake(survey: SurveyData, margins: Mapping[str, Mapping[object, float]], *, t
     WeightingResult
         ``.survey`` estimates with calibration-adjusted standard errors.
     """
-    from svy.weighting.types import Threshold, TrimConfig  # noqa: PLC0415
+    from svy.weighting.types import Threshold, TrimConfig  # noqa: PLC0415 - only when weights are trimmed
 
     data = survey.data
     for col, levels in margins.items():

@@ -34,7 +34,7 @@ def estimates(ds, control_group: str, draws: int) -> dict:
     ``robustness`` table and headline of :func:`evaluation.impact.red_property_robustness`. A
     failure is kept as ``("error", type name, message)`` so that the section can say why.
     """
-    from evaluation.impact import DidOptions, red_property_impact, red_property_robustness  # noqa: PLC0415
+    from evaluation.impact import DidOptions, red_property_impact, red_property_robustness  # noqa: PLC0415 - loaded only when this section runs (--sections)
 
     opts = DidOptions(control_group=control_group, biters=draws)
     out: dict = {}

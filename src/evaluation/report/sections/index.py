@@ -23,7 +23,7 @@ ENDS = 5
 
 def index_result(rv: Review):
     """The composite index of the review year (kept for the review: one Monte Carlo)."""
-    from evaluation.index import governance_index  # noqa: PLC0415
+    from evaluation.index import governance_index  # noqa: PLC0415 - loaded only when this section runs (--sections)
 
     return rv.cached("index", lambda: governance_index(rv.ds, rv.year, draws=DRAWS, seed=SEED, bootstrap=BOOTSTRAP))
 

@@ -133,7 +133,7 @@ def _streets(rv: Review, sec: Section) -> None:
 
 def _communities(rv: Review, sec: Section) -> None:
     """Fay-Herriot estimates by community: the highest and lowest on the page, all in the workbook."""
-    from evaluation.survey.outcomes import community_small_area  # noqa: PLC0415
+    from evaluation.survey.outcomes import community_small_area  # noqa: PLC0415 - loaded only when this section runs (--sections)
 
     try:
         fh = rv.cached(("fh", rv.year), lambda: community_small_area(rv.ds, rv.year, calibrate=rv.calibrated)).table

@@ -85,7 +85,7 @@ def _district_states(rv: Review) -> pd.DataFrame:
 def survey_differences(rv: Review) -> dict[str, dict]:
     """Wave-to-wave differences of the district survey outcomes (design-based), by indicator."""
     def compute():
-        from evaluation.survey import wave_difference  # noqa: PLC0415
+        from evaluation.survey import wave_difference  # noqa: PLC0415 - loaded only when this section runs (--sections)
 
         if "survey" not in rv.ds:
             return {}

@@ -6,9 +6,7 @@ review writes them as they are), tidy tables of units with their ``n`` (for the 
 control before they are published), figure functions, and the facts the first screen can quote.
 The review (:mod:`evaluation.report`) renders it; nothing here writes a file.
 
-The words are message keys (``hl_*``). Until they are in the catalogue's message tables the
-proposed texts of :data:`PROPOSED` are used (:func:`message`), so the section can be read and
-tested now.
+The words are message keys (``hl_*``) of the catalogue's ``review.yaml``, in both languages.
 """
 
 from __future__ import annotations
@@ -31,88 +29,12 @@ from evaluation.hotline.repeats import RepeatRule, repeat_rates
 from evaluation.hotline.targeted import targeted_problem
 from evaluation.requests import dataset_log
 
+
 #: the proposed texts of the section's message keys, to move to the catalogue's message tables
 #: (``catalog/review.yaml``); until then :func:`message` falls back on them
-PROPOSED: dict[str, dict[str, str]] = {
-    "rv_hotline": {"en": "Hotline analytics", "zh": "热线诉求分析"},
-    "hl_question": {"en": "Were requests handled within their own deadlines in {year}, and which units, places and problems "
-                          "stand out once the mix of requests is taken into account?",
-                    "zh": "{year}年诉求是否按各自时限办理？考虑诉求构成后，哪些单位、地点和问题突出？"},
-    "hl_a_cycle": {"en": "In {year}, {rated} of resolved requests were rated, {graded} of requests had an affair class "
-                         "(三事分办) and {proactive} were raised by grid workers before anyone complained; {live} of the "
-                         "intake channels were live.",
-                   "zh": "{year}年，办结诉求的评价率为{rated}，三事分办分类率为{graded}，网格员主动上报诉求占{proactive}；"
-                         "在用受理渠道占{live}。"},
-    "hl_a_on_time": {"en": "{share} of requests were resolved within their own deadline (Kaplan-Meier on working days, "
-                           "95% interval {low} to {high}), from {min_share} in {min_unit} to {max_share} in {max_unit}.",
-                     "zh": "{share}的诉求在各自时限内办结（工作日Kaplan-Meier估计，95%置信区间{low}至{high}），"
-                           "各街道从{min_unit}的{min_share}到{max_unit}的{max_share}。"},
-    "hl_a_repeats": {"en": "{rate} of requests with a caller key repeated an earlier request of the same caller within "
-                           "{days} days (95% interval {low} to {high}).",
-                     "zh": "有来电人识别码的诉求中，{rate}在{days}天内重复同一来电人的先前诉求（95%置信区间{low}至{high}）。"},
-    "hl_a_ranks": {"en": "Ranked on the three-rate score of {year} and standardised for category and channel, "
-                         "{better} of {units} {level} units are clearly better than the median and {worse} clearly "
-                         "worse; {same} cannot be told apart from it. Raw and standardised ranks put {differ} in "
-                         "different classes.",
-                   "zh": "按{year}年“三率”综合得分排名并对诉求类别和渠道构成进行标准化后，{units}个单位中"
-                         "{better}个明显优于中位数，{worse}个明显较差，{same}个与中位数无法区分；原始排名与标准化排名"
-                         "的分类有{differ}个不同。"},
-    "hl_a_hot": {"en": "{hot} compounds had more requests than expected given their households, type and street "
-                       "(negative binomial, false-discovery rate {fdr}); the largest excess was {top}, {ratio} times "
-                       "the expected number.",
-                 "zh": "{hot}个小区的诉求量超过依其户数、类型和街道的预期（负二项模型，错误发现率{fdr}）；"
-                       "超额最大的是{top}，为预期的{ratio}倍。"},
-    "hl_a_hot_none": {"en": "No compound had clearly more requests than expected given its households, type and street "
-                            "(false-discovery rate {fdr}).",
-                      "zh": "没有小区的诉求量明显超过依其户数、类型和街道的预期（错误发现率{fdr}）。"},
-    "hl_a_targeted": {"en": "After the campaign against {category} began on {start}, its requests were {ratio} of their "
-                            "seasonal baseline (95% interval {low} to {high}); {unusual} months of the year were "
-                            "unusual.",
-                      "zh": "自{start}开展“{category}”专项治理以来，该类诉求量为季节基线的{ratio}倍"
-                            "（95%置信区间{low}至{high}）；全年有{unusual}个月份异常。"},
-    "hl_a_dispatch": {"en": "{send_back} of dispatched requests were sent back and {reassigned} reassigned; a department "
-                            "reported a median {hours} hours after a whistle (吹哨报到).",
-                      "zh": "已派单诉求的退单率为{send_back}，转派率为{reassigned}；“吹哨”后部门“报到”时长中位数为"
-                            "{hours}小时。"},
-    "hl_na": {"en": "{what}: not assessed ({why}).", "zh": "{what}：未评估（{why}）。"},
-    "hl_why_no_caller_key": {"en": "the request log records no caller key", "zh": "诉求记录没有来电人识别码"},
-    "hl_why_no_events": {"en": "the dataset has no events table", "zh": "数据中没有派单记录表"},
-    "hl_c_intervals": {"en": "Rates are counts of the complete log; their intervals are for the propensity of each "
-                             "unit's process (each request one trial). Rank intervals come from {draws} posterior "
-                             "draws; a unit is clearly better or worse only when its whole 95% rank interval lies on "
-                             "one side of the median rank.",
-                       "zh": "各比率为完整诉求记录的计数；其置信区间反映各单位办理过程的倾向（每件诉求视为一次试验）。"
-                             "排名区间来自{draws}次后验抽样；只有95%排名区间整体位于中位排名一侧的单位才判为明显较好或较差。"},
-    "hl_c_proactive": {"en": "The proactive share counts grid-worker requests: a proxy of acting before a complaint "
-                             "(未诉先办), not a measure of it.",
-                       "zh": "主动发现率统计网格员上报的诉求，是“未诉先办”的近似指标，而非直接度量。"},
-    "hl_tab_cycle": {"en": "The smart-community cycle, {year}", "zh": "{year}年智慧社区闭环指标"},
-    "hl_tab_on_time": {"en": "Requests resolved and responded to within their own deadlines, {year}",
-                       "zh": "{year}年按期办结率与按时响应率"},
-    "hl_tab_repeats": {"en": "Repeat requests (same caller within 7 days), {year}", "zh": "{year}年重复诉求率（同一来电人7天内）"},
-    "hl_tab_ranks": {"en": "Ranks on the three-rate score, {year}, raw and standardised ({level})",
-                     "zh": "{year}年“三率”综合得分排名：原始与标准化（{level}）"},
-    "hl_tab_hot": {"en": "Hot spots: compounds with more requests than expected, {year}", "zh": "{year}年诉求热点小区"},
-    "hl_tab_targeted": {"en": "Targeted problem {category}: months of {year} against the seasonal baseline",
-                        "zh": "每月一题“{category}”：{year}年各月与季节基线比较"},
-    "hl_tab_dispatch": {"en": "Dispatch: send-backs, reassignments, whistle to report, {year}",
-                        "zh": "{year}年派单：退单、转派、吹哨报到"},
-    "hl_fig_ranks": {"en": "Rank intervals on the three-rate score, {year} (1 = best)",
-                     "zh": "{year}年“三率”综合得分排名区间（1 = 最好）"},
-    "hl_fig_hot": {"en": "Requests relative to expected, compounds, {year}", "zh": "{year}年各小区实际与预期诉求量之比"},
-    "hl_fig_targeted": {"en": "{category}: requests per 1,000 other requests by month, {year}",
-                        "zh": "{category}：{year}年各月每千件其他诉求中的数量"},
-    "hl_clearly_better": {"en": "clearly better", "zh": "明显较好"},
-    "hl_clearly_worse": {"en": "clearly worse", "zh": "明显较差"},
-    "hl_indistinguishable": {"en": "cannot be told apart from the median", "zh": "与中位数无法区分"},
-}
-
-
 def message(key: str, lang: str = "en", **kw) -> str:
-    """The message ``key``: from the catalogue's tables, else the proposed text; placeholders filled."""
+    """The message ``key`` of the catalogue's tables (``review.yaml``) in ``lang``, placeholders filled."""
     text = catalog.message(key, lang)
-    if text == key and key in PROPOSED:
-        text = PROPOSED[key][lang]
     return text.format(**kw) if kw else text
 
 
@@ -356,4 +278,4 @@ KEYS = ("hl_question", "hl_a_cycle", "hl_a_on_time", "hl_a_repeats", "hl_a_ranks
         "hl_tab_targeted", "hl_tab_dispatch", "hl_fig_ranks", "hl_fig_hot", "hl_fig_targeted", "hl_clearly_better",
         "hl_clearly_worse", "hl_indistinguishable", "rv_hotline")
 
-__all__ = ["KEYS", "PROPOSED", "HotlineSection", "SectionTable", "fmt", "message", "review_section"]
+__all__ = ["KEYS", "HotlineSection", "SectionTable", "fmt", "message", "review_section"]

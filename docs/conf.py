@@ -62,9 +62,7 @@ numpydoc_xref_param_type = False
 # Docstrings of the package that do not parse cleanly: the package's to fix (reported, not fixed
 # here). Each entry is (object, start of the message); see _ext/known_warnings.py. Delete an entry
 # when its docstring is fixed; ``DOCS_STRICT=1 make docs`` shows them all.
-known_docstring_warnings = [
-    ("evaluation.errors", "Malformed table."),  # module docstring: a class name wider than its column
-]
+known_docstring_warnings: list[tuple[str, str]] = []
 
 # -- HTML ------------------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ import pytest
 
 from evaluation import catalog, disclosure
 from evaluation.dataset import privacy
+from evaluation.errors import OptionError
 from evaluation.report import ReviewError, run_review, template_path
 from evaluation.report.changes import call_change
 from evaluation.report.session import start_review
@@ -33,7 +34,7 @@ from test_report_runs import BUNDLED, ROOT, YEAR, review_runs
 CJK = re.compile(r"[\u4e00-\u9fff]")
 OWN = ROOT / "tests" / "fixtures" / "own_district" / "clean"
 OWN_CUTOFF = "2021-01-10T18:00:00+08:00"
-PAGE = ("targets", "requests", "organisation", "survey", "index", "impact", "not_assessed", "methods", "provenance")
+PAGE = ("targets", "requests", "hotline", "organisation", "survey", "index", "impact", "not_assessed", "methods", "provenance")
 
 
 @pytest.fixture(scope="session")
@@ -444,6 +445,40 @@ def test_the_options_reach_the_review(tmp_path):
     assert "design weights" in visible_text(s.show("survey"))
     provenance = htmllib.unescape(s.show("provenance"))  # a table of literal settings
     assert "2022-01-05 08:00" in provenance and "had not yet adopted it" in provenance
+
+
+def test_the_hotline_section_is_the_hotline_modules_answer_with_names_for_codes(tmp_path):
+    """The review's hotline section writes :func:`evaluation.hotline.review_section`'s numbers (the
+    analyses of notebook 07), with unit and compound names instead of codes, the targeted problem
+    of --targeted, and its full tables in the workbook; an unknown category stops the review."""
+    from evaluation.dataset import load_dataset
+    from evaluation.hotline import review_section
+
+    s = start_review(str(BUNDLED), YEAR, "en", out_dir=str(tmp_path), sections=["hotline"],
+                     targeted=("safety", "2021-05-01"), display=False)
+    page = visible_text(s.show("hotline"))
+    hs = review_section(load_dataset(BUNDLED), YEAR, targeted=("safety", "2021-05-01"), draws=500)
+    keys = dict(hs.answer)
+    on_time = keys["hl_a_on_time"]
+    assert f"{on_time['share']} of requests were resolved within their own deadline" in page
+    assert f"95% interval {on_time['low']} to {on_time['high']}" in page
+    assert f"requests were {keys['hl_a_targeted']['ratio']} of their seasonal baseline" in page
+    assert "campaign against safety began on 2021-05-01" in page
+    top = keys["hl_a_hot"]["top"]
+    comp = load_dataset(BUNDLED)["compounds"].set_index("compound_id")
+    assert comp.loc[top, "name_en"] in page and f" {top}," not in page  # a name, not the code
+    ranks = hs.results["ranks_year"].league("svc.three_rate_score", str(YEAR))
+    assert f"{(ranks['class_std'] == 'clearly_better').sum()} of {len(ranks)}" in page
+    figs = sorted(p.name for p in (tmp_path / "figures").glob("*hotline*.png"))
+    assert figs == [f"annual-review-{YEAR}-en-hotline-{n}.png" for n in ("hot-spots", "ranks", "targeted")]
+    wb = tmp_path / "wb.xlsx"
+    s.write_workbook(wb)
+    sheets = frames(wb)
+    ranks_sheet = next(v for k, v in sheets.items() if k.endswith("Hotline ranks"))
+    assert len(ranks_sheet) == len(ranks) and "rank, standardised" in ranks_sheet.columns
+    with pytest.raises(OptionError, match="no request of category 'noise'"):
+        start_review(str(BUNDLED), YEAR, "en", out_dir=str(tmp_path / "x"), sections=["hotline"],
+                     targeted=("noise", "2021-05-01"), display=False)
 
 
 def test_value_formats():

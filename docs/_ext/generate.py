@@ -528,6 +528,7 @@ API_PAGES = {
     "dataset": ("evaluation.dataset",), "registry": ("evaluation.registry",), "requests": ("evaluation.requests",),
     "survival": ("evaluation.survival",), "survey": ("evaluation.survey",), "composite": ("evaluation.index",),
     "impact": ("evaluation.impact",), "report": ("evaluation.report",), "synth": ("evaluation.synth",),
+    "hotline": ("evaluation.hotline",),
     "foundation": ("evaluation.errors", "evaluation.results", "evaluation.catalog", "evaluation.assess",
                    "evaluation.indicators", "evaluation.scorecard", "evaluation.calendar", "evaluation.disclosure"),
 }

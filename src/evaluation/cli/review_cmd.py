@@ -9,7 +9,7 @@ from evaluation.cli.options import add_command, add_data_options
 
 #: sections a user may choose with --sections (the first screen, what could not be assessed,
 #: methods and provenance are always written); kept here so that --help needs no import
-SECTION_CHOICES = ("targets", "requests", "organisation", "survey", "index", "impact")  # = report.model.OPTIONAL
+SECTION_CHOICES = ("targets", "requests", "hotline", "organisation", "survey", "index", "impact")  # = report.model.OPTIONAL
 
 
 def register(sub) -> None:
@@ -37,6 +37,9 @@ def register(sub) -> None:
                    help="smallest number of respondents or requests a published cell may rest on (default: 5)")
     p.add_argument("--draws", type=int, default=199, metavar="N",
                    help="bootstrap draws of the effect estimates' simultaneous bands (default: 199)")
+    p.add_argument("--targeted", nargs=2, default=None, metavar=("CATEGORY", "START"),
+                   help="a targeted problem (每月一题) for the hotline section: the request category and the date its "
+                        "campaign began, e.g. --targeted noise 2021-05-01 (default: none)")
     p.add_argument("--pdf", action="store_true", help="also print an A4 PDF with headless Chromium")
     add_data_options(p)
 
@@ -47,7 +50,7 @@ def run(args) -> int:
 
     res = run_review(args.dir, args.year, args.lang, args.level, args.out, k=args.k, draws=args.draws,
                      cutoff=args.cutoff, control_group=args.control_group, weights=args.weights,
-                     sections=args.sections, force=args.force, pdf=args.pdf, pii=args.pii,
+                     sections=args.sections, targeted=args.targeted, force=args.force, pdf=args.pdf, pii=args.pii,
                      salt_file=args.salt_file, timezone=args.timezone,
                      date_order=args.date_order, value_aliases=args.value_aliases)
     for note in res.notes:

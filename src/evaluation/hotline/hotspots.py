@@ -27,6 +27,7 @@ households cannot have an expected count and are left out, named.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -77,8 +78,11 @@ class HotSpots(IndicatorResult):
         t = self.table.sort_values(["q_value", "value"], ascending=[True, False], kind="stable")
         return t.head(top).reset_index(drop=True)
 
-    def plot(self, *, ax=None, top: int = 25, lang: str = "en"):
-        """Observed / expected with its interval for the ``top`` places by q-value; hot spots in red."""
+    def plot(self, *, ax=None, top: int = 25, lang: str = "en", names: Mapping[str, str] | None = None):
+        """Observed / expected with its interval for the ``top`` places by q-value; hot spots in red.
+
+        ``names`` maps place ids to the names shown on the axis (the ids by default).
+        """
         t = self.ranked(top).iloc[::-1].reset_index(drop=True)
         ax = new_axes(ax, (7.0, 0.26 * len(t) + 1.4))
         y = np.arange(len(t))
@@ -90,7 +94,8 @@ class HotSpots(IndicatorResult):
                 ax.errorbar(v[mask], y[mask], xerr=[v[mask] - lo[mask], hi[mask] - v[mask]], fmt="o", ms=4,
                             capsize=2, color=colour, label=label)
         ax.axvline(1.0, color="0.4", lw=0.8, ls=":")
-        labels = t["unit_id"] if "category" not in t or t["category"].isna().all() else t["unit_id"] + " · " + t["category"]
+        shown = t["unit_id"].map(lambda u: (names or {}).get(u, u))
+        labels = shown if "category" not in t or t["category"].isna().all() else shown + " · " + t["category"]
         ax.set_yticks(y, labels.tolist(), fontsize=8)
         ax.set_xlabel(catalog.label("svc.request_excess_ratio", lang))
         ax.legend(fontsize="small", loc="lower right")

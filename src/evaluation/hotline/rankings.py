@@ -35,7 +35,7 @@ the same definitions as the ``svc.*`` indicators: the observed rates equal
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -129,8 +129,12 @@ class Rankings(IndicatorResult):
             raise OptionError(f"no ranking for period {period!r}")
         return t
 
-    def plot(self, *, ax=None, indicator: str = "svc.three_rate_score", period: str | None = None, lang: str = "en"):
-        """Rank intervals of one period: raw (grey) and standardised (coloured by class), best at the top."""
+    def plot(self, *, ax=None, indicator: str = "svc.three_rate_score", period: str | None = None, lang: str = "en",
+             names: Mapping[str, str] | None = None):
+        """Rank intervals of one period: raw (grey) and standardised (coloured by class), best at the top.
+
+        ``names`` maps unit ids to the names shown on the axis (the ids by default).
+        """
         t = self._one(indicator, period).sort_values(["rank_std", "unit_id"], kind="stable").reset_index(drop=True)
         ax = new_axes(ax, (7.0, 0.28 * len(t) + 1.6))
         y = np.arange(len(t))
@@ -146,7 +150,7 @@ class Rankings(IndicatorResult):
                 ax.plot(t.loc[m, "rank_std"], y[m] + 0.17, "o", color=colour[c], ms=3)
         k = int(t["units_ranked"].max())
         ax.axvline((k + 1) / 2, color="0.3", lw=0.8, ls=":")
-        ax.set_yticks(y, t["unit_id"].tolist(), fontsize=8 if len(t) > 20 else 9)
+        ax.set_yticks(y, [(names or {}).get(u, u) for u in t["unit_id"]], fontsize=8 if len(t) > 20 else 9)
         ax.invert_yaxis()
         ax.set_xlabel("rank (1 = best), 95 % interval" if lang == "en" else "排名（1 = 最好），95%区间")
         ax.set_title(f"{catalog.label(indicator, lang)}, {t['period'].iloc[0]}")
@@ -219,12 +223,14 @@ def monthly_rankings(source, level: str = "community", period: str = "month", *,
             raise OptionError(f"cannot standardise by {s!r}: the log has no such column")
     counts = grouped_tables(log, [col, *strata], period, policy=policy).counts
     counts = counts[counts["n"] > 0].copy()
-    counts["unit_id"] = counts[col].astype("str")
-    counts["stratum"] = counts[strata].astype("str").agg(" | ".join, axis=1) if strata else "all"
     counts["period"] = counts["period"].astype("str")
-    counts["score"] = sum(RATING_SCORE[k] * counts[k].to_numpy(dtype=float) for k in RATING_SCORE)
     if periods is not None:
-        counts = counts[counts["period"].isin(list(periods))]
+        counts = counts[counts["period"].isin(list(periods))].copy()
+    counts["unit_id"] = counts[col].astype("str")
+    # the stratum label, vectorised (a row-wise join costs seconds on a month x community x category table)
+    counts["stratum"] = (counts[strata[0]].astype("str").str.cat([counts[s].astype("str") for s in strata[1:]],
+                                                                sep=" | ") if strata else "all")
+    counts["score"] = sum(RATING_SCORE[k] * counts[k].to_numpy(dtype=float) for k in RATING_SCORE)
     recorded = {"svc.response_rate": log.recorded("first_response_at"), "svc.resolution_rate": True,
                 "svc.satisfaction_rate": log.recorded("rating")}
     rows = []

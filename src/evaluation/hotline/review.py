@@ -85,12 +85,16 @@ class HotlineSection:
                 "caveats": [message(k, lang, **kw) for k, kw in self.caveats],
                 "not_assessed": [message(k, lang, **kw) for k, kw in self.not_assessed]}
 
-    def figure(self, name: str, lang: str = "en"):
-        """Draw figure ``name`` (``ranks``, ``hot_spots``, ``targeted``) in ``lang``; returns the matplotlib Figure."""
+    def figure(self, name: str, lang: str = "en", names: dict[str, str] | None = None, title: str | None = None):
+        """Draw figure ``name`` (``ranks``, ``hot_spots``, ``targeted``) in ``lang``; returns the matplotlib Figure.
+
+        ``names`` maps unit and compound ids to the names shown on the axes (the ids by default);
+        ``title`` replaces the figure's own title (the review writes it with names instead of codes).
+        """
         if name not in self.figures:
             raise OptionError(f"no figure {name!r}; figures: {', '.join(self.figures)}")
-        title, draw = self.figures[name]
-        return draw(lang, message(title[0], lang, **title[1]))
+        key, draw = self.figures[name]
+        return draw(lang, title if title is not None else message(key[0], lang, **key[1]), names or {})
 
 
 def review_section(ds, year: int, *, level: str = "community", targeted: tuple[str, str] | None = None,
@@ -196,8 +200,9 @@ def review_section(ds, year: int, *, level: str = "community", targeted: tuple[s
                                       "units": len(league)}))
     sec.tables.append(SectionTable("hotline_ranks", ("hl_tab_ranks", {"year": y, "level": level}), league))
     sec.figures["ranks"] = (("hl_fig_ranks", {"year": y, "level": level}),
-                            lambda lang, title: _draw(lambda ax: ranks_y.plot(ax=ax, indicator="svc.three_rate_score",
-                                                                               period=y, lang=lang), title,
+                            lambda lang, title, names: _draw(lambda ax: ranks_y.plot(ax=ax, indicator="svc.three_rate_score",
+                                                                                      period=y, lang=lang, names=names),
+                                                             title,
                                                       (7.5, 0.28 * len(league) + 1.8)))
 
     # hot spots of the year
@@ -215,7 +220,8 @@ def review_section(ds, year: int, *, level: str = "community", targeted: tuple[s
                                        hot[["unit_id", "households", "n", "expected", "value", "ci_low", "ci_high",
                                             "q_value"]]))
         sec.figures["hot_spots"] = (("hl_fig_hot", {"year": y}),
-                                    lambda lang, title: _draw(lambda ax: hs.plot(ax=ax, lang=lang), title, (7.5, 7.0)))
+                                    lambda lang, title, names: _draw(lambda ax: hs.plot(ax=ax, lang=lang, names=names), title,
+                                                                     (7.5, 7.0)))
     except EvaluationError as exc:
         sec.not_assessed.append(("hl_na", {"what": catalog.label("svc.request_excess_ratio"), "why": str(exc)}))
 
@@ -235,7 +241,7 @@ def review_section(ds, year: int, *, level: str = "community", targeted: tuple[s
                                        tp.table[["period", "numerator", "expected", "value", "ci_low", "ci_high",
                                                  "q_value", "unusual"]].rename(columns={"numerator": "n"})))
         sec.figures["targeted"] = (("hl_fig_targeted", {"category": category, "year": y}),
-                                   lambda lang, title: _draw(lambda ax: tp.plot(ax=ax, lang=lang), title, (8.0, 4.2)))
+                                   lambda lang, title, names: _draw(lambda ax: tp.plot(ax=ax, lang=lang), title, (8.0, 4.2)))
 
     # dispatch events
     if "events" in ds:

@@ -38,6 +38,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.rates import confint_poisson_2indep
 
+from evaluation.dataset.values import chinese_label
 from evaluation.errors import MissingInputError, OptionError
 from evaluation.hotline.common import as_log, unit_column, z_value
 from evaluation.periods import label_code, period_end
@@ -100,7 +101,8 @@ class TargetedProblem(IndicatorResult):
             ax.axvline(self.campaign_start.month - 0.5, color="0.3", lw=0.8, ls=":")
         ax.set_xticks(range(1, 13))
         ax.set_xlabel("month" if lang == "en" else "月份")
-        ax.set_ylabel(f"{self.category} per 1,000 other requests" if lang == "en" else f"{self.category}（每千件其他诉求）")
+        ax.set_ylabel(f"{self.category.replace('_', ' ')} per 1,000 other requests" if lang == "en"
+                      else f"{chinese_label('category', self.category)}（每千件其他诉求）")
         ax.legend(fontsize="small")
         return ax
 

@@ -72,6 +72,8 @@ class ReviewOptions:
     weights: str = "auto"
     sections: tuple[str, ...] | None = None
     force: bool = False
+    #: ``(category, campaign start)`` of a targeted problem (每月一题) for the hotline section, or ``None``
+    targeted: tuple[str, str] | None = None
 
     def __post_init__(self):
         if self.lang not in catalog.LANGS:
@@ -85,6 +87,15 @@ class ReviewOptions:
         if self.k < 1:
             raise OptionError(f"--k must be at least 1, not {self.k}")
         self.year = int(self.year)
+        if self.targeted is not None:
+            if len(self.targeted) != 2:
+                raise OptionError("--targeted takes a request category and the date its campaign began")
+            category, start = (str(x) for x in self.targeted)
+            try:
+                pd.Timestamp(start)
+            except ValueError:
+                raise OptionError(f"--targeted: {start!r} is not a date (write it as 2021-05-01)") from None
+            self.targeted = (category, start)
 
 
 @dataclass

@@ -14,11 +14,11 @@ from pathlib import Path
 import pandas as pd
 
 #: the sections after the first screen, in page order (each gets an entry in the table of contents)
-PAGE_ORDER = ("targets", "requests", "organisation", "survey", "index", "impact", "not_assessed", "methods",
+PAGE_ORDER = ("targets", "requests", "hotline", "organisation", "survey", "index", "impact", "not_assessed", "methods",
               "provenance")
 #: sections the user may leave out with ``--sections`` (the first screen, what could not be
 #: assessed, methods and provenance are always there)
-OPTIONAL = ("targets", "requests", "organisation", "survey", "index", "impact")
+OPTIONAL = ("targets", "requests", "hotline", "organisation", "survey", "index", "impact")
 
 
 @dataclass

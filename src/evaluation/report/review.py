@@ -193,7 +193,7 @@ def run_review(data_dir: str | os.PathLike, year: int, lang: str = "en", level: 
                out: str | os.PathLike = "reports", *, k: int = 5, draws: int = 199, progress: bool = True,
                run_time: str | None = None, timeout: int = 600, cutoff: str | None = None,
                control_group: str = "nevertreated", weights: str = "auto", sections=None, force: bool = False,
-               pdf: bool = False, pii: str = "refuse", salt_file: str | os.PathLike | None = None,
+               targeted: tuple[str, str] | None = None, pdf: bool = False, pii: str = "refuse", salt_file: str | os.PathLike | None = None,
                timezone: str | None = None, date_order: str | None = None,
                value_aliases: str | os.PathLike | None = None) -> ReviewOutputs:
     """Write the annual review of ``year`` in ``lang`` to ``out`` (see the module docstring).
@@ -219,7 +219,8 @@ def run_review(data_dir: str | os.PathLike, year: int, lang: str = "en", level: 
     out = Path(out)
     # the options are checked here, before a kernel starts, so that a typo costs no time
     ReviewOptions(year=year, lang=lang, level=level, k=k, draws=draws, cutoff=cutoff, control_group=control_group,
-                  weights=weights, sections=tuple(sections) if sections else None, force=force)
+                  weights=weights, sections=tuple(sections) if sections else None, force=force,
+                  targeted=None if targeted is None else tuple(targeted))
 
     check_pii_option(pii, read_salt(salt_file))  # a missing salt is an error before the kernel starts
     if pdf and chromium() is None:
@@ -237,6 +238,7 @@ def run_review(data_dir: str | os.PathLike, year: int, lang: str = "en", level: 
                   "out_dir": str(staging), "k": int(k), "draws": int(draws),
                   "workbook": str(staging / f"{stem}.xlsx"), "cutoff": cutoff, "control_group": control_group,
                   "weights": weights, "sections": list(sections) if sections else None, "force": bool(force),
+                  "targeted": None if targeted is None else [str(x) for x in targeted],
                   "pii": pii, "salt_file": None if salt_file is None else str(Path(salt_file).resolve()),
                   "timezone": timezone, "date_order": date_order,
                   "value_aliases": None if value_aliases is None else str(Path(value_aliases).resolve()),

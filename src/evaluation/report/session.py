@@ -15,6 +15,7 @@ from evaluation.assess import check_year, tables_for
 from evaluation.dataset.load import load_dataset
 from evaluation.dataset.privacy import read_salt
 from evaluation.dataset.validate import require_valid
+from evaluation.errors import OptionError
 from evaluation.report.context import Review, ReviewOptions
 from evaluation.report.render import first_screen_html, head_html, section_html
 from evaluation.report.sections import OPTIONAL, PAGE_ORDER, impact
@@ -70,7 +71,7 @@ class Session:
 def start_review(data_dir: str, year: int, lang: str = "en", level: str = "community", out_dir: str = ".", *,
                  k: int = 5, draws: int = 199, run_time: str = "", cutoff: str | None = None,
                  control_group: str = "nevertreated", weights: str = "auto", sections=None, force: bool = False,
-                 pii: str = "refuse", salt_file: str | None = None, timezone: str | None = None,
+                 targeted=None, pii: str = "refuse", salt_file: str | None = None, timezone: str | None = None,
                  date_order: str | None = None, value_aliases: str | None = None, display: bool = True) -> Session:
     """Load and validate the dataset, show the title block, and return the review :class:`Session`.
 
@@ -80,10 +81,16 @@ def start_review(data_dir: str, year: int, lang: str = "en", level: str = "commu
     """
     options = ReviewOptions(year=year, lang=lang, level=level, k=k, draws=draws, cutoff=cutoff,
                             control_group=control_group, weights=weights,
-                            sections=tuple(sections) if sections else None, force=force)
+                            sections=tuple(sections) if sections else None, force=force,
+                            targeted=None if targeted is None else tuple(targeted))
     ds = load_dataset(data_dir, cutoff=cutoff, timezone=timezone, pii=pii, salt=read_salt(salt_file),
                       date_order=date_order, value_aliases=value_aliases)
     check_year(ds, options.year)
+    if options.targeted is not None and "requests" in ds:
+        cats = set(ds["requests"]["category"].dropna().astype(str))
+        if options.targeted[0] not in cats:
+            raise OptionError(f"--targeted: no request of category {options.targeted[0]!r}; the log's categories are "
+                              f"{', '.join(sorted(cats))}")
     report = require_valid(ds, tables_for("review"), force=force)
     rv = Review(ds, options, out_dir)
     rv.validation_errors = 0 if report is None or report.ok else len(report.errors)

@@ -13,6 +13,7 @@ from evaluation.report.model import OPTIONAL, PAGE_ORDER
 from evaluation.report.sections import (
                                         assessed,
                                         first_screen,
+                                        hotline,
                                         impact,
                                         index,
                                         methods,
@@ -28,6 +29,7 @@ BUILDERS = {
     "summary": first_screen.build,
     "targets": targets.build,
     "requests": requests.build,
+    "hotline": hotline.build,
     "organisation": organisation.build,
     "survey": survey.build,
     "index": index.build,

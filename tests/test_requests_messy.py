@@ -284,3 +284,43 @@ def test_zone_less_csv_stamps_are_placed_alike_on_both_paths(tmp_path):
     # the ambiguous 01:30 is read as standard time (EST, -05:00), the missing 02:30 moved forward
     assert a["created_at"].iloc[0].utcoffset() == pd.Timedelta(hours=-5)
     assert a["created_at"].iloc[2] == pd.Timestamp("2020-03-08 03:00", tz="America/New_York")
+
+
+# --------------------------------------------------------------------------- values outside the data model
+
+
+def test_a_rating_outside_the_data_model_stops_the_command_naming_file_rows(tmp_path, capsys):
+    """还行 is neither a rating of the data model nor missing: taking it as unrated would lose it.
+    Every unknown value of every enumerated column is named at once, with its first file row; the
+    Chinese aliases (满意, 已办结) are mapped as before; the input file is not touched."""
+    log = _december_log(40)
+    log["created_at"] = log["created_at"].dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+    log = log.drop(columns=["resolved_at", "first_response_at"])
+    log["rating"] = "满意"
+    log.loc[3, "rating"] = "还行"
+    log.loc[7, "rating"] = "还行"
+    log.loc[11, "status"] = "已办结"
+    log.loc[12, "status"] = "搁置"
+    path = tmp_path / "log.csv"
+    log.to_csv(path, index=False, encoding="gb18030")
+    before = path.read_bytes()
+    with pytest.raises(DataError) as err:
+        load_requests(path)
+    text = str(err.value)
+    assert "rating '还行' (2 rows, first at file row 5)" in text
+    assert "status '搁置' (1 row, first at file row 14)" in text
+    assert "已办结" not in text and "满意" not in text
+    code = main(["requests", str(path), "--out", str(tmp_path / "out.csv")])
+    assert code == 1 and "还行" in capsys.readouterr().err
+    assert not (tmp_path / "out.csv").exists() and path.read_bytes() == before
+    log.loc[[3, 7], "rating"] = "基本满意"
+    log.loc[12, "status"] = "办理中"
+    log.to_csv(path, index=False, encoding="gb18030")
+    got = load_requests(path)
+    assert int((got.data["rating"] == "basically_satisfied").sum()) == 2
+
+
+def test_a_missing_file_is_a_user_error_not_an_internal_one(tmp_path, capsys):
+    code = main(["requests", str(tmp_path / "nolog.csv"), "--out", str(tmp_path / "out.csv")])
+    err = capsys.readouterr().err
+    assert code == 1 and "nolog.csv: no such file or folder" in err and "internal error" not in err

@@ -23,12 +23,15 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
     """Help texts that show each option's default and keep the description's line breaks.
 
     A help text that already says its default in words ("default: the declared one") keeps its
-    words, without argparse's ``(default: None)`` after them.
+    words, and an option without a default (``None``, required or optional) gets no
+    ``(default: None)`` after them.
     """
 
     def _get_help_string(self, action):
         text = action.help or ""
-        return text if "default" in text.lower() else super()._get_help_string(action)
+        if "default" in text.lower() or action.default is None:
+            return text
+        return super()._get_help_string(action)
 
 
 def add_command(sub, name: str, help: str, description: str, run) -> argparse.ArgumentParser:

@@ -46,7 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
-from evaluation.dataset.values import map_values
+from evaluation.dataset.values import enum_columns, map_values
 from evaluation.errors import DataError, MissingInputError, OptionError
 from evaluation.requests.quality import FLAG_BITS, NAT
 
@@ -439,6 +439,40 @@ def adapt_native(src: pd.DataFrame, source: str = "requests table", timezone: st
             notes += [f"requests.{col}: {a} -> {c} ({n:,})" for (a, c), n in made.items() if a.casefold() != c]
         std[col] = value
     return _finish(src, std, flags, _zone_note(naive, tz, timezone is not None, "native") + notes)
+
+
+#: the enumerated columns of the native log whose values must be codes (or their aliases)
+ENUMERATED = ("channel", "affair_class", "status", "rating")
+
+
+def unknown_values(std: pd.DataFrame) -> list[tuple[str, str, int, int]]:
+    """Values of :data:`ENUMERATED` columns that are neither a code nor an alias, after mapping.
+
+    Returns ``(column, value, rows, first position)`` for each, so that a loader can refuse them
+    (a rating written 还行 is neither satisfied nor unrated: taking it as unrated would lose it).
+    """
+    out = []
+    for col in ENUMERATED:
+        if col not in std.columns:
+            continue
+        codes = set(enum_columns("requests").get(col, ()))
+        v = std[col]
+        if isinstance(v.dtype, pd.CategoricalDtype):
+            bad = [c for c in v.cat.categories if str(c) not in codes]
+            if not bad:
+                continue
+            cats = v.cat.codes.to_numpy()
+            for c in bad:
+                hit = np.flatnonzero(cats == v.cat.categories.get_loc(c))
+                if len(hit):
+                    out.append((col, str(c), len(hit), int(hit[0])))
+            continue
+        present = v.dropna()
+        bad = [u for u in pd.unique(present.astype("str")) if u not in codes]
+        for u in bad:
+            hit = np.flatnonzero(v.astype("str").eq(u).to_numpy() & v.notna().to_numpy())
+            out.append((col, u, len(hit), int(hit[0])))
+    return out
 
 
 ADAPTERS = {

@@ -221,8 +221,12 @@ def read_csv(path: Path, columns: Iterable[str] | None = None, labels: Iterable[
             col = table.column(i)
             if pc.count_distinct(col).as_py() <= MAX_LABELS:
                 table = table.set_column(i, name, pc.dictionary_encode(col))
-    return pd.DataFrame({name: _column_to_pandas(table.column(i)) for i, name in enumerate(table.column_names)},
-                        copy=False)
+    out = pd.DataFrame({name: _column_to_pandas(table.column(i)) for i, name in enumerate(table.column_names)},
+                       copy=False)
+    # the header is the file's first line: data row i is file row i + 2 (a field with a line break
+    # inside quotes would shift the rows after it)
+    out.attrs["row_numbers"] = range(2, len(out) + 2)
+    return out
 
 
 # --------------------------------------------------------------------------- JSON

@@ -476,6 +476,9 @@ def test_the_hotline_section_is_the_hotline_modules_answer_with_names_for_codes(
     sheets = frames(wb)
     ranks_sheet = next(v for k, v in sheets.items() if k.endswith("Hotline ranks"))
     assert len(ranks_sheet) == len(ranks) and "rank, standardised" in ranks_sheet.columns
+    zh = start_review(str(BUNDLED), YEAR, "zh", out_dir=str(tmp_path / "zh"), sections=["hotline"],
+                      targeted=("安全隐患", "2021-05-01"), display=False)
+    assert zh.review.options.targeted == ("safety", "2021-05-01")  # the category may be written in Chinese
     with pytest.raises(OptionError, match="no request of category 'noise'"):
         start_review(str(BUNDLED), YEAR, "en", out_dir=str(tmp_path / "x"), sections=["hotline"],
                      targeted=("noise", "2021-05-01"), display=False)

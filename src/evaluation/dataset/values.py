@@ -140,3 +140,12 @@ def chinese_label(column: str, code: str) -> str:
         if col == column and value == code and any("\u4e00" <= ch <= "\u9fff" for ch in alias):
             return alias
     return code
+
+
+def code_of(column: str, text: str) -> str:
+    """The code a built-in alias of ``column`` stands for (安全隐患 -> ``safety``); ``text`` itself if none."""
+    key = _key(text)
+    for col, alias, value in _builtin():
+        if col == column and _key(alias) == key:
+            return value
+    return str(text)

@@ -15,6 +15,7 @@ from evaluation.assess import check_year, tables_for
 from evaluation.dataset.load import load_dataset
 from evaluation.dataset.privacy import read_salt
 from evaluation.dataset.validate import require_valid
+from evaluation.dataset.values import code_of
 from evaluation.errors import OptionError
 from evaluation.report.context import Review, ReviewOptions
 from evaluation.report.render import first_screen_html, head_html, section_html
@@ -88,6 +89,8 @@ def start_review(data_dir: str, year: int, lang: str = "en", level: str = "commu
     check_year(ds, options.year)
     if options.targeted is not None and "requests" in ds:
         cats = set(ds["requests"]["category"].dropna().astype(str))
+        if options.targeted[0] not in cats and code_of("category", options.targeted[0]) in cats:
+            options.targeted = (code_of("category", options.targeted[0]), options.targeted[1])  # 安全隐患 -> safety
         if options.targeted[0] not in cats:
             raise OptionError(f"--targeted: no request of category {options.targeted[0]!r}; the log's categories are "
                               f"{', '.join(sorted(cats))}")

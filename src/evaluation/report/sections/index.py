@@ -82,7 +82,7 @@ def build(rv: Review, sec: Section) -> None:
                                  for _, r in ends.iterrows()],
         "rv_col_band": [rv.msg(f"rv_band_{band[u]}") for u in ends.index],
     })
-    note = rv.msg("rv_n_ends", ends=ENDS, level=rv.msg("community"), n=len(shown)) if len(shown) > 2 * ENDS else ""
+    note = rv.msg("rv_n_ends_high_low", ends=ENDS, level=rv.msg("community"), n=len(shown)) if len(shown) > 2 * ENDS else ""
     rv.publish(sec, "index", rv.msg("rv_tab_index", year=rv.year), page, sheet=False, note=note)
     _figure(rv, sec, shown, band)
     sec.caveats.append(rv.msg("rv_c_index", draws=DRAWS))

@@ -168,6 +168,6 @@ def _communities(rv: Review, sec: Section) -> None:
         "rv_col_estimate": [_bounded(r["value"], r["ci_low"], r["ci_high"], rv.lang) for _, r in ends.iterrows()],
         "rv_col_basis": [rv.msg(b, k=rv.k) for b in ends["basis"]],
     })
-    note = rv.msg("rv_n_ends", ends=ENDS, level=rv.msg("community"), n=len(ranked)) if len(ranked) > 2 * ENDS else ""
+    note = rv.msg("rv_n_ends_high_low", ends=ENDS, level=rv.msg("community"), n=len(ranked)) if len(ranked) > 2 * ENDS else ""
     rv.publish(sec, "survey_communities", rv.msg("rv_tab_small_area_ends", year=rv.year), page, sheet=False, note=note)
     sec.facts["small_area"] = tb

@@ -304,3 +304,28 @@ def test_the_report_says_how_files_were_read(ds):
     units = next(line for line in report.reading if line.startswith("units: "))
     assert units.startswith("units: units.csv, CSV in UTF-8, header in row 1")
     assert f"{len(pd.read_csv(ds / 'units.csv')):,} rows" in units
+
+
+def test_a_cutoff_given_before_the_extraction_censors_instead_of_failing(tmp_path, capsys):
+    """A reporting cut-off (--cutoff 31 December) earlier than the data's extraction (4 January): what
+    happened between the two has not happened yet at the cut-off, a warning, not an error (the request
+    path censors it there); a stamp after the extraction itself stays an error."""
+    src = Path(__file__).resolve().parents[1] / "data" / "zhangwan-synthetic"
+    cut = "2021-12-31T23:59:59+08:00"
+    rep = validate_dataset(src, cutoff=cut)
+    assert rep.ok
+    given = rep.warnings[rep.warnings["problem"].str.contains("given with --cutoff")]
+    assert set(given["column"]) >= {"resolved_at", "closed_at"} and len(given) > 100
+    assert "2021-12-31 23:59 +0800" in rep.text()  # the cut-off is written out, not masked to '#'
+    # the same log with one stamp after the extraction: an error whichever cut-off is given
+    ds = tmp_path / "d"
+    shutil.copytree(src, ds)
+    meetings = pd.read_csv(ds / "meetings.csv", dtype=str)
+    meetings.loc[0, "date"] = "2022-02-01"
+    meetings.to_csv(ds / "meetings.csv", index=False)
+    rep = validate_dataset(ds, cutoff=cut)
+    errors = rep.errors
+    assert len(errors) == 1 and errors.iloc[0]["column"] == "date"
+    assert "after the data cut-off 2022-01-04" in errors.iloc[0]["problem"]
+    assert main(["validate", str(ds), "--cutoff", cut]) == 1
+    assert "after the data cut-off 2022-01-04" in capsys.readouterr().out

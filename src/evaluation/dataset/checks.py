@@ -262,19 +262,40 @@ def _check_requests(t: _Table, out: Problems) -> None:
                 "status is open but closed_at is filled", "warning")
 
 
-def _check_cutoff(tables: dict[str, _Table], cutoff: pd.Timestamp, out: Problems) -> None:
-    cut_date = cutoff.tz_localize(None).normalize()
-    shown_cut = cutoff.strftime("%Y-%m-%d %H:%M %z")
+def _check_cutoff(tables: dict[str, _Table], cutoff: pd.Timestamp, out: Problems, *, given: bool = False,
+                  extraction: pd.Timestamp | None = None) -> None:
+    """Dates after the cut-off.
+
+    After the data's own cut-off (its extraction, declared in datapackage.json) a date is an error:
+    it cannot have happened yet. A cut-off *given* by the user (``--cutoff``, a reporting date such
+    as 31 December) may be earlier than the extraction: what happened between the two has not
+    happened yet at the given cut-off, and the computations censor it there, so it is a warning;
+    only dates after the extraction (when it is declared) are errors.
+    """
+    hard = extraction if given else cutoff  # after it: an error (None: a given cut-off, no declared one)
     for name, t in tables.items():
         for f in schema.table_schema(name).fields:
             if f.type not in ("date", "datetime") or f.name not in t.typed:
                 continue
             s = t.typed[f.name]
-            late = (s > (cutoff if f.type == "datetime" else cut_date)).fillna(False).to_numpy(dtype=bool)
-            if late.any():
+            wrong = _after(s, hard, f.type)
+            if wrong.any():
                 sev = "warning" if (name, f.name) in FUTURE_ALLOWED else "error"
-                out.add(name, t.rows[late], f.name, t.show(f.name, late),
-                        f"after the data cut-off {shown_cut}", sev)
+                out.add(name, t.rows[wrong], f.name, t.show(f.name, wrong),
+                        f"after the data cut-off {hard.strftime('%Y-%m-%d %H:%M %z')}", sev)
+            later = _after(s, cutoff, f.type) & ~wrong if given else wrong & False
+            if later.any():
+                out.add(name, t.rows[later], f.name, t.show(f.name, later),
+                        f"after the cut-off {cutoff.strftime('%Y-%m-%d %H:%M %z')} given with --cutoff: not yet "
+                        "happened at it, and the computations treat it so", "warning")
+
+
+def _after(values: pd.Series, moment: pd.Timestamp | None, kind: str) -> np.ndarray:
+    """Where ``values`` (dates or times) lie after ``moment`` (none when ``moment`` is None)."""
+    if moment is None:
+        return np.zeros(len(values), dtype=bool)
+    limit = moment if kind == "datetime" else moment.tz_localize(None).normalize()
+    return (values > limit).fillna(False).to_numpy(dtype=bool)
 
 
 def _lookup(t: _Table, key: str, ref: _Table | None, ref_key: str, value: str) -> pd.Series | None:

@@ -128,7 +128,9 @@ class ValidationReport(IndicatorResult):
             r = part["row"].dropna().astype(int).tolist()
             shown = ", ".join(f"{x:,}" for x in r[:FIRST_ROWS]) + (", ..." if len(r) > FIRST_ROWS else "")
             vals = [v for v in dict.fromkeys(part["value"].dropna().astype(str)) if v][:3]
-            rows.append({"severity": sev, "table": table, "column": column, "problem": kind, "count": len(part),
+            same = part["problem"].nunique() == 1  # the same sentence on every row: shown in full
+            rows.append({"severity": sev, "table": table, "column": column,
+                         "problem": part["problem"].iloc[0] if same else kind, "count": len(part),
                          "first_rows": shown, "example": part["problem"].iloc[0], "values": ", ".join(vals),
                          "_o": part["order"].iloc[0]})
         out = pd.DataFrame(rows).sort_values(["_o"]).drop(columns="_o")
@@ -145,7 +147,7 @@ class ValidationReport(IndicatorResult):
             where = r.table + (f", column {r.column}" if r.column else "")
             rows = (f" ({r.count:,} rows: {r.first_rows})" if r.first_rows and r.count > 1
                     else f" (row {r.first_rows})" if r.first_rows else "")
-            text = r.example if r.count == 1 else r.problem.replace("'…'", "…")
+            text = r.example if r.count == 1 or r.problem == r.example else r.problem.replace("'…'", "…")
             if r.values and not all(v.strip() in text for v in r.values.split(", ")):
                 text += f" (value{'s' if r.count > 1 else ''} {r.values}{', ...' if r.count > 3 else ''})"
             lines.append(f"{r.severity}: {where}{rows}: {text}")
@@ -285,7 +287,11 @@ def validate(ds: Dataset, tables: Iterable[str] | None = None) -> ValidationRepo
     _check_foreign_keys(checked, out)
     _check_rules(checked, out)
     if ds.cutoff is not None:
-        _check_cutoff(checked, ds.cutoff, out)
+        given = ds.cutoff_source.startswith("given")
+        extraction = None
+        if given and ds.meta.get("cutoff"):
+            extraction = parse_cutoff(ds.meta["cutoff"], ds.timezone, str(ds.path / "datapackage.json"))
+        _check_cutoff(checked, ds.cutoff, out, given=given, extraction=extraction)
     return ValidationReport(out.frame(), str(ds.path), reading=reading, personal=personal)
 
 

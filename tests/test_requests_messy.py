@@ -324,3 +324,19 @@ def test_a_missing_file_is_a_user_error_not_an_internal_one(tmp_path, capsys):
     code = main(["requests", str(tmp_path / "nolog.csv"), "--out", str(tmp_path / "out.csv")])
     err = capsys.readouterr().err
     assert code == 1 and "nolog.csv: no such file or folder" in err and "internal error" not in err
+
+
+def test_dask_parts_refuse_a_value_outside_the_data_model_as_pandas_does(tmp_path):
+    """One answer from both engines: a rating 还行 in a Parquet part stops the Dask path too, naming the part."""
+    log = _december_log(60)
+    log["rating"] = "satisfied"
+    a, b = log.iloc[:30].copy(), log.iloc[30:].copy()
+    b.loc[b.index[4], "rating"] = "还行"
+    (tmp_path / "parts").mkdir()
+    a.to_parquet(tmp_path / "parts" / "a.parquet", index=False)
+    b.to_parquet(tmp_path / "parts" / "b.parquet", index=False)
+    log_dask = load_requests(tmp_path / "parts", engine="dask")
+    with pytest.raises(DataError, match=r"b\.parquet.*rating '还行' \(1 row, first at data row 5\)"):
+        request_indicators(log_dask, engine=Engine("dask"))
+    with pytest.raises(DataError, match=r"rating '还行' \(1 row"):
+        load_requests(tmp_path / "parts" / "b.parquet")

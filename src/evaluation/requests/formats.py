@@ -46,6 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
+from evaluation.dataset.read import file_row
 from evaluation.dataset.values import enum_columns, map_values
 from evaluation.errors import DataError, MissingInputError, OptionError
 from evaluation.requests.quality import FLAG_BITS, NAT
@@ -473,6 +474,26 @@ def unknown_values(std: pd.DataFrame) -> list[tuple[str, str, int, int]]:
             hit = np.flatnonzero(v.astype("str").eq(u).to_numpy() & v.notna().to_numpy())
             out.append((col, u, len(hit), int(hit[0])))
     return out
+
+
+def refuse_unknown_values(std: pd.DataFrame, src: pd.DataFrame, source: str) -> None:
+    """Stop, naming every value of an enumerated column that is not in the data model (all at once).
+
+    ``std`` is the adapted log of the source frame ``src`` (read from ``source``); rows are named by
+    their file row where the reader kept it, else by their position among the data rows.
+    """
+    bad = unknown_values(std)
+    if not bad:
+        return
+    parts = []
+    for col, value, n, first in bad:
+        row = file_row(src, src.index[first]) if first < len(src) else None
+        where = f"file row {row:,}" if row is not None else f"data row {first + 1:,}"
+        parts.append(f"{col} {value!r} ({n:,} row{'' if n == 1 else 's'}, first at {where})")
+    codes = {c: ", ".join(enum_columns("requests").get(c, ())) for c in dict.fromkeys(b[0] for b in bad)}
+    raise DataError(f"values not in the data model: {'; '.join(parts)}", file=Path(source).name, table="requests",
+                    hint="write them as codes (" + "; ".join(f"{c}: {v}" for c, v in codes.items()) +
+                         ") or as one of their Chinese aliases (the data dictionary of the documentation lists them)")
 
 
 ADAPTERS = {

@@ -20,9 +20,7 @@ import pandas as pd
 
 from evaluation.dataset.load import load_dataset, parse_cutoff
 from evaluation.dataset.privacy import check_pii_option, screen_headers, screen_personal_data
-from evaluation.dataset.read import file_row
-from evaluation.dataset.values import enum_columns
-from evaluation.errors import DataError, MissingInputError, OptionError
+from evaluation.errors import MissingInputError, OptionError
 from evaluation.requests.durations import NS_PER_SECOND
 from evaluation.requests.formats import (
     ADAPTERS,
@@ -33,7 +31,7 @@ from evaluation.requests.formats import (
     STANDARD_COLUMNS,
     adapt_mapping,
     load_mapping,
-    unknown_values,
+    refuse_unknown_values,
 )
 from evaluation.requests.partitioned import (
     Parts,
@@ -190,22 +188,6 @@ def _wanted_columns(path: Path, format: str, mapping: Mapping | None, keep) -> t
     return sorted(wanted | set(keep)), labels + keep, id_col
 
 
-def _refuse_unknown_values(std: pd.DataFrame, src: pd.DataFrame, source: str) -> None:
-    """Stop, naming every value of an enumerated column that is not in the data model (all at once)."""
-    bad = unknown_values(std)
-    if not bad:
-        return
-    parts = []
-    for col, value, n, first in bad:
-        row = file_row(src, src.index[first]) if first < len(src) else None
-        where = f"file row {row:,}" if row is not None else f"data row {first + 1:,}"
-        parts.append(f"{col} {value!r} ({n:,} row{'' if n == 1 else 's'}, first at {where})")
-    codes = {c: ", ".join(enum_columns("requests").get(c, ())) for c in dict.fromkeys(b[0] for b in bad)}
-    raise DataError(f"values not in the data model: {'; '.join(parts)}", file=Path(source).name, table="requests",
-                    hint="write them as codes (" + "; ".join(f"{c}: {v}" for c, v in codes.items()) +
-                         ") or as one of their Chinese aliases (the data dictionary of the documentation lists them)")
-
-
 def load_requests(
     path_or_frame,
     format: str = "native",
@@ -304,7 +286,7 @@ def load_requests(
     else:
         std = ADAPTERS[format](src, source=source, timezone=tz)
         if format == "native" and not isinstance(path_or_frame, pd.DataFrame) and not Path(path_or_frame).is_dir():
-            _refuse_unknown_values(std, src, source)  # a dataset folder's values were validated with it
+            refuse_unknown_values(std, src, source)  # a dataset folder's values were validated with it
     clock.lap("screen and adapt")
     notes = list(std.attrs.get("notes", []))
     tz = str(std["created_at"].dt.tz)

@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 
 from evaluation.dataset.load import parse_cutoff
 from evaluation.errors import MissingInputError, OptionError
-from evaluation.requests.formats import FORMAT_DEFAULTS, TIME_COLUMNS, adapt_native
+from evaluation.requests.formats import FORMAT_DEFAULTS, TIME_COLUMNS, adapt_native, refuse_unknown_values
 from evaluation.requests.quality import FLAG_BITS, flag_requests, id_hashes
 from evaluation.requests.readers import LABEL_COLUMNS, read_parquet
 
@@ -168,6 +168,7 @@ def read_part(parts: Parts, k: int, cutoff: pd.Timestamp, tz: str) -> pd.DataFra
     """Part ``k`` as a flagged native log (duplicates across parts already found)."""
     src = read_parquet(parts.files[k], parts.read_columns, LABEL_COLUMNS)
     std = adapt_native(src, source=parts.files[k].name, timezone=tz)
+    refuse_unknown_values(std, src, parts.files[k].name)  # as the single-file reader does
     std = flag_requests(std, cutoff, tz, duplicates=False)
     rows = (parts.later_copies or {}).get(k)
     if rows is not None and len(rows):

@@ -74,9 +74,6 @@ COMPARATORS = (">=", "<=", "==", ">", "<")
 #: (sent back by the unit it was assigned to), 吹哨 escalated (a community or street summons departments),
 #: 报到 reported (the summoned department reports), 办结 resolved
 EVENT_TYPES = ("assigned", "transferred", "returned", "escalated", "reported", "resolved")
-#: columns stored only as pseudonymous keys (salted hashes made by the loader), never in the clear:
-#: (table, column)
-PSEUDONYMOUS_COLUMNS = (("requests", "caller_key"),)
 
 
 @dataclass(frozen=True)
@@ -439,7 +436,8 @@ _add(TableSchema(
         F("rating", "string", "满意度", enum=RATINGS),
         F("caller_key", "string", "来电人识别码(化名)",
           "pseudonymous key of the caller: a salted hash of the phone number or account, never the number itself; "
-          "links a caller's repeated requests (repeat rate)"),
+          "links a caller's repeated requests (repeat rate). A column that holds phone or ID-card numbers is "
+          "refused like any personal column, or hashed by the loader with --pii hash --salt-file FILE"),
         F("building_id", "string", "楼栋编码", "building the request is about (residential requests)"),
     ),
     primary_key=("request_id",),

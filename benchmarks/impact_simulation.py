@@ -28,17 +28,16 @@ standard deviation of the estimates. The satisfaction rate is compared with ``tr
 
 from __future__ import annotations
 
-import argparse
-import json
+import sys
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-OUT = Path(__file__).resolve().parent / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import simulation_main  # noqa: E402
 
 
 def panel_scale_truth(tables: dict, truth: dict, res) -> float:
@@ -116,26 +115,7 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, default=200)
-    ap.add_argument("--first-seed", type=int, default=1)
-    ap.add_argument("--per-year", type=int, default=20000, help="requests a year (bundled district: 60,000)")
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--out", default=str(OUT / "impact_simulation.csv"))
-    a = ap.parse_args()
-    seeds = list(range(a.first_seed, a.first_seed + a.seeds))
-    t0 = time.perf_counter()
-    with ProcessPoolExecutor(a.workers) as pool:
-        rows = list(pool.map(one, seeds, [a.per_year] * len(seeds)))
-    df = pd.DataFrame(rows)
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(a.out, index=False)
-    summary = summarise(df)
-    pd.set_option("display.width", 200)
-    print(f"{len(df)} districts (seeds {seeds[0]}-{seeds[-1]}, {a.per_year:,} requests a year), "
-          f"{time.perf_counter() - t0:.0f} s on {a.workers} workers; per district {df['seconds'].mean():.1f} s")
-    print(summary.round(4).to_string(index=False))
-    Path(a.out).with_suffix(".json").write_text(json.dumps(summary.to_dict(orient="records"), indent=1))
+    simulation_main(__doc__.splitlines()[0], one, summarise, name="impact_simulation", seeds=200, per_year=20000)
 
 
 if __name__ == "__main__":

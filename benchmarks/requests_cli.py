@@ -48,6 +48,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import run  # noqa: E402 - the benchmarks folder is put on the path first
+
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "data" / "zhangwan-synthetic" / "requests.parquet"
 #: the CLI, as installed with the package
@@ -165,20 +168,6 @@ def write_logs(folder: Path, sizes: list[float], formats: list[str]) -> dict[tup
                             "--workdir", str(folder)], check=True)
         paths.update({(m, f): folder / f"log_{m:g}M.{f}" for f in formats})
     return paths
-
-
-def run(cmd: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MB) and stderr of one child process."""
-    t0 = time.perf_counter()
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        err.seek(0)
-        text = err.read().decode("utf-8", "replace")
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{text}")
-    return wall, usage.ru_maxrss / 1024, text
 
 
 def stages(stderr: str) -> dict[str, float]:

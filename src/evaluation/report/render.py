@@ -53,6 +53,7 @@ figcaption { font-size: 0.8em; color: var(--rv-muted); }
 table.rv-table { border-collapse: collapse; margin: 0.4em 0 0.8em; font-size: 0.9em; width: 100%; }
 table.rv-table th { text-align: left; border-bottom: 2px solid var(--rv-ink); padding: 0.25em 0.5em; vertical-align: bottom; }
 table.rv-table td { border-bottom: 1px solid var(--rv-rule); padding: 0.25em 0.5em; vertical-align: top; }
+table.rv-table td:first-child, table.rv-table th:first-child { text-align: left; }  /* the row labels read left to right */
 table.rv-table tr { break-inside: avoid; }
 .rv-table-title { font-weight: 600; margin: 0.8em 0 0.1em; break-after: avoid; }
 .rv-note, .rv-more { font-size: 0.82em; color: var(--rv-muted); }
